@@ -1,0 +1,122 @@
+import { z } from 'zod';
+
+/**
+ * The whole runtime configuration comes from environment variables, validated once at start.
+ * Every variable is documented in `.env.example`; keep the two in step.
+ */
+
+const booleanFromEnv = z.stringbool({ truthy: ['1', 'true', 'yes', 'on'], falsy: ['0', 'false', 'no', 'off', ''] });
+
+const httpUrl = z
+  .url({ protocol: /^https?$/ })
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const postgresUrl = z
+  .string()
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// or postgresql:// URL');
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Public base URL of this app as Atlassian sees it (also the base of every SCIM URL). */
+  APP_BASE_URL: httpUrl.optional(),
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_SSL: booleanFromEnv.default(false),
+  /** Folder for the embedded database, its lock and the development encryption key. `memory://` = in memory. */
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** Comma-separated `keyId:base64key` pairs (32-byte AES keys). The first encrypts; all decrypt. */
+  ENCRYPTION_KEYS: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Hosts allowed to install the app (globs, comma-separated), checked against the install's baseUrl. */
+  CONNECT_HOST_ALLOWLIST: z.string().min(1).default('*.atlassian.net,*.jira.com,*.jira-dev.com'),
+  /** Where ACE fetches the RS256 keys of signed installs. Tests point it at a loopback key server. */
+  CONNECT_KEYS_CDN_URL: httpUrl.optional(),
+  /** Seconds to wait for in-flight requests on SIGTERM before closing the database anyway. */
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(10),
+  /** Maximum accepted JSON request body, in bytes. */
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
+  /** Development stand-in Jira host at /dev. Never available in production. */
+  DEV_HOST_ENABLED: booleanFromEnv.optional(),
+  AC_OPTS: z.string().optional(),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  isProduction: boolean;
+  port: number;
+  host: string;
+  baseUrl: string;
+  database:
+    | { kind: 'postgres'; url: string; poolMax: number; ssl: boolean }
+    | { kind: 'pglite'; dataDir: string };
+  dataDir: string;
+  encryptionKeys: string | undefined;
+  logLevel: Env['LOG_LEVEL'];
+  connect: { hostAllowlist: string[]; keysCdnUrl: string | undefined };
+  shutdownGraceMs: number;
+  maxBodyBytes: number;
+  devHostEnabled: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment. Throws a ConfigError that names every invalid variable at once. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
+    );
+  }
+  const env = parsed.data;
+  const problems: string[] = [];
+  const isProduction = env.NODE_ENV === 'production';
+
+  if (isProduction && !env.ENCRYPTION_KEYS) {
+    problems.push('ENCRYPTION_KEYS: required in production (see README, "Encryption keys")');
+  }
+  if (isProduction && !env.APP_BASE_URL) {
+    problems.push('APP_BASE_URL: required in production (the public https URL Atlassian calls)');
+  }
+  if (isProduction && env.APP_BASE_URL && !env.APP_BASE_URL.startsWith('https://')) {
+    problems.push('APP_BASE_URL: must be https in production');
+  }
+  if (env.AC_OPTS && /no-auth|no-token-verfication/.test(env.AC_OPTS)) {
+    problems.push('AC_OPTS: "no-auth" and "no-token-verfication" switch JWT checks off and are refused');
+  }
+  if (isProduction && env.DEV_HOST_ENABLED) {
+    problems.push('DEV_HOST_ENABLED: the development host cannot be enabled in production');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const baseUrl = env.APP_BASE_URL ?? `http://localhost:${env.PORT}`;
+  return {
+    env: env.NODE_ENV,
+    isProduction,
+    port: env.PORT,
+    host: env.HOST,
+    baseUrl,
+    database: env.DATABASE_URL
+      ? { kind: 'postgres', url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX, ssl: env.DATABASE_SSL }
+      : { kind: 'pglite', dataDir: env.DATA_DIR },
+    dataDir: env.DATA_DIR,
+    encryptionKeys: env.ENCRYPTION_KEYS,
+    logLevel: env.LOG_LEVEL,
+    connect: {
+      hostAllowlist: env.CONNECT_HOST_ALLOWLIST.split(',').map((h) => h.trim()).filter(Boolean),
+      keysCdnUrl: env.CONNECT_KEYS_CDN_URL,
+    },
+    shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
+    maxBodyBytes: env.MAX_BODY_BYTES,
+    devHostEnabled: !isProduction && (env.DEV_HOST_ENABLED ?? true),
+  };
+}

@@ -1,0 +1,122 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import lockfile from 'proper-lockfile';
+import type { Config } from '../config';
+
+/** Anything that can run a query: the database, its pool, or a client inside a transaction. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  readonly pool: pg.Pool;
+  /** Runs `work` in one transaction on one client; commits when it resolves, rolls back when it throws. */
+  transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export class DataDirLockedError extends Error {
+  constructor(readonly dataDir: string) {
+    super(
+      `The embedded database in "${dataDir}" is in use by another process of this app. ` +
+        'Stop that process, point DATA_DIR at another folder, or set DATABASE_URL to share a Postgres server between processes.',
+    );
+    this.name = 'DataDirLockedError';
+  }
+}
+
+// Bigint counts come back as JS numbers; our counts stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+function wrap(kind: Database['kind'], pool: pg.Pool, onClose: () => Promise<void>): Database {
+  let closed = false;
+  return {
+    kind,
+    pool,
+    query: (text, params) => pool.query(text, params),
+    async transaction(work) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+      await onClose();
+    },
+  };
+}
+
+export interface OpenOptions {
+  /** Called when the embedded database's folder lock is lost (another process may now write to it). */
+  onLockCompromised?: (error: Error) => void;
+}
+
+export async function openDatabase(database: Config['database'], options: OpenOptions = {}): Promise<Database> {
+  if (database.kind === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: database.url,
+      max: database.poolMax,
+      ssl: database.ssl ? { rejectUnauthorized: true } : undefined,
+      application_name: 'user-group-sync',
+    });
+    // An idle client losing its connection must not crash the process; the next query reconnects.
+    pool.on('error', () => undefined);
+    return wrap('postgres', pool, async () => undefined);
+  }
+  return openEmbedded(database.dataDir, options);
+}
+
+async function openEmbedded(dataDir: string, options: OpenOptions): Promise<Database> {
+  // Loaded lazily: a Postgres deployment never pays for the WASM build.
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
+
+  let releaseLock: () => Promise<void> = async () => undefined;
+  let storage = dataDir;
+  if (!dataDir.startsWith('memory://')) {
+    const absolute = path.resolve(dataDir);
+    fs.mkdirSync(absolute, { recursive: true });
+    // PGlite has no lock between processes; two on one folder silently lose writes. Hold our own.
+    try {
+      releaseLock = await lockfile.lock(absolute, {
+        lockfilePath: path.join(absolute, 'app.lock'),
+        stale: 10_000,
+        update: 2_000,
+        retries: 0,
+        realpath: false,
+        onCompromised: (error) => options.onLockCompromised?.(error),
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new DataDirLockedError(dataDir);
+      throw error;
+    }
+    storage = path.join(absolute, 'pgdata');
+  }
+
+  try {
+    const lite = await PGlite.create(storage);
+    // pool size 1: PGlite is a single connection; more would interleave transactions.
+    const pool = new pg.Pool({ ...createPgConfig(lite), max: 1 } as pg.PoolConfig);
+    pool.on('error', () => undefined);
+    return wrap('pglite', pool, async () => {
+      await lite.close();
+      await releaseLock();
+    });
+  } catch (error) {
+    await releaseLock();
+    throw error;
+  }
+}

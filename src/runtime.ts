@@ -1,0 +1,62 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config';
+import { openDatabase, type Database } from './db/database';
+import { migrate } from './db/migrate';
+import type { Logger } from './logging/logger';
+import { SecretBox } from './security/crypto';
+import { createApp, type App } from './app';
+
+/** The process's long-lived parts, wired once. Tests use this too, so they run what production runs. */
+export interface Runtime extends App {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  secrets: SecretBox;
+}
+
+export function secretBoxFor(config: Config): SecretBox {
+  return config.encryptionKeys ? SecretBox.fromKeyList(config.encryptionKeys) : SecretBox.fromDataDir(config.dataDir);
+}
+
+export async function openRuntime(config: Config, logger: Logger, options: { onFatal?: (error: Error) => void } = {}): Promise<Runtime> {
+  const secrets = secretBoxFor(config);
+  const db = await openDatabase(config.database, { onLockCompromised: options.onFatal });
+  try {
+    const applied = await migrate(db, (message) => logger.debug({ component: 'migrate' }, message));
+    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+    const app = createApp({ config, db, logger, secrets });
+    await app.ready;
+    return { ...app, config, db, logger, secrets };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}
+
+export interface RunningServer {
+  server: http.Server;
+  url: string;
+  /** Stops accepting, lets in-flight requests finish (up to the grace period), then closes the database. */
+  stop(): Promise<void>;
+}
+
+export async function listen(runtime: Runtime): Promise<RunningServer> {
+  const server = http.createServer(runtime.app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(runtime.config.port, runtime.config.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, runtime.config.shutdownGraceMs).unref());
+      await Promise.race([closed, grace]);
+      server.closeAllConnections();
+      await runtime.db.close();
+    })());
+  return { server, url: `http://127.0.0.1:${address.port}`, stop };
+}

@@ -1,0 +1,56 @@
+import { ConfigError, loadConfig } from './config';
+import { DataDirLockedError } from './db/database';
+import { createLogger } from './logging/logger';
+import { listen, openRuntime } from './runtime';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.logLevel });
+
+  let runtime;
+  try {
+    runtime = await openRuntime(config, logger, {
+      onFatal: (error) => {
+        logger.fatal({ err: error }, 'lost the lock on the embedded database folder; exiting to protect the data');
+        process.exit(1);
+      },
+    });
+  } catch (error) {
+    if (error instanceof DataDirLockedError) {
+      logger.fatal(error.message);
+      process.stderr.write(`${error.message}\n`);
+      process.exit(75);
+    }
+    throw error;
+  }
+
+  const running = await listen(runtime);
+  logger.info({ url: config.baseUrl, port: running.server.address(), database: runtime.db.kind }, 'listening');
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    running.stop().then(
+      () => process.exit(0),
+      (error) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error) => {
+  process.stderr.write(`Fatal: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exit(1);
+});
