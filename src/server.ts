@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   }
 
   const running = await listen(runtime);
-  logger.info({ url: config.baseUrl, port: running.server.address(), database: runtime.db.kind }, 'listening');
+  logger.info({ baseUrl: config.baseUrl, listen: running.url, database: runtime.db.kind }, 'listening');
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
