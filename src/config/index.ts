@@ -40,6 +40,24 @@ const envSchema = z.object({
   /** Development stand-in Jira host at /dev. Never available in production. */
   DEV_HOST_ENABLED: booleanFromEnv.optional(),
   AC_OPTS: z.string().optional(),
+  /** Sync jobs (src/jobs): worker and schedule ticker on this instance, and the queue's policy. */
+  JOBS_WORKER_ENABLED: booleanFromEnv.default(true),
+  JOBS_SCHEDULER_ENABLED: booleanFromEnv.default(true),
+  JOBS_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+  JOBS_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
+  JOBS_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  JOBS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+  JOBS_RETRY_BASE_SECONDS: z.coerce.number().min(0).max(3600).default(30),
+  JOBS_RETRY_MAX_SECONDS: z.coerce.number().min(0).max(86_400).default(900),
+  JOBS_CHANGE_DEBOUNCE_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
+  JOBS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  SCHEDULER_TICK_SECONDS: z.coerce
+    .number()
+    .int()
+    .refine((n) => n === 60 || (n >= 1 && n < 60 && 60 % n === 0), 'must be 60 or a whole divisor of 60')
+    .default(60),
+  /** Accept six-field (seconds) cron schedules. For tests only; refused in production. */
+  SCHEDULE_ALLOW_SECONDS: booleanFromEnv.default(false),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -60,6 +78,20 @@ export interface Config {
   shutdownGraceMs: number;
   maxBodyBytes: number;
   devHostEnabled: boolean;
+  jobs: {
+    workerEnabled: boolean;
+    schedulerEnabled: boolean;
+    concurrency: number;
+    leaseSeconds: number;
+    pollMs: number;
+    maxAttempts: number;
+    retryBaseSeconds: number;
+    retryMaxSeconds: number;
+    changeDebounceMs: number;
+    retentionDays: number;
+    schedulerTickSeconds: number;
+    allowSecondsInSchedules: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -96,6 +128,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (isProduction && env.DEV_HOST_ENABLED) {
     problems.push('DEV_HOST_ENABLED: the development host cannot be enabled in production');
   }
+  if (isProduction && env.SCHEDULE_ALLOW_SECONDS) {
+    problems.push('SCHEDULE_ALLOW_SECONDS: seconds-level schedules are for tests and are refused in production');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const baseUrl = env.APP_BASE_URL ?? `http://localhost:${env.PORT}`;
@@ -118,5 +153,19 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
     maxBodyBytes: env.MAX_BODY_BYTES,
     devHostEnabled: !isProduction && (env.DEV_HOST_ENABLED ?? true),
+    jobs: {
+      workerEnabled: env.JOBS_WORKER_ENABLED,
+      schedulerEnabled: env.JOBS_SCHEDULER_ENABLED,
+      concurrency: env.JOBS_CONCURRENCY,
+      leaseSeconds: env.JOBS_LEASE_SECONDS,
+      pollMs: env.JOBS_POLL_MS,
+      maxAttempts: env.JOBS_MAX_ATTEMPTS,
+      retryBaseSeconds: env.JOBS_RETRY_BASE_SECONDS,
+      retryMaxSeconds: env.JOBS_RETRY_MAX_SECONDS,
+      changeDebounceMs: env.JOBS_CHANGE_DEBOUNCE_MS,
+      retentionDays: env.JOBS_RETENTION_DAYS,
+      schedulerTickSeconds: env.SCHEDULER_TICK_SECONDS,
+      allowSecondsInSchedules: env.SCHEDULE_ALLOW_SECONDS,
+    },
   };
 }
