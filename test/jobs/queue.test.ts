@@ -30,7 +30,9 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await t.truncate();
-  ({ tenantId, connectionIds: [a, b] = [] } = await seedConnections(t.db, 2));
+  const seeded = await seedConnections(t.db, 2);
+  tenantId = seeded.tenantId;
+  [a, b] = seeded.connectionIds as [string, string];
 });
 
 const LEASE = 30_000;

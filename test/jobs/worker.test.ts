@@ -20,7 +20,9 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await t.truncate();
-  ({ tenantId, connectionIds: [a, b] = [] } = await seedConnections(t.db, 2));
+  const seeded = await seedConnections(t.db, 2);
+  tenantId = seeded.tenantId;
+  [a, b] = seeded.connectionIds as [string, string];
 });
 afterEach(async () => {
   while (stoppers.length > 0) await stoppers.pop()!();
