@@ -11,13 +11,16 @@ import type { SecretBox } from './security/crypto';
 import { TenantStore } from './connect/tenants';
 import { ConnectStoreAdapter } from './connect/store';
 import { mountLifecycle } from './connect/lifecycle';
-import { mountAdminPages } from './web/pages';
+import { mountWeb, type WebDependencies } from './web';
+import { createScimRouter } from './scim/router';
 
 export interface AppDependencies {
   config: Config;
   db: Database;
   logger: Logger;
   secrets: SecretBox;
+  /** Admin UI collaborators (src/web): the administrator check, the jobs service and the sync engine. */
+  web?: Pick<WebDependencies, 'adminCheck' | 'jobs' | 'engine'>;
 }
 
 export interface App {
@@ -41,7 +44,7 @@ function aceLogger(logger: Logger) {
   };
 }
 
-export function createApp({ config, db, logger, secrets }: AppDependencies): App {
+export function createApp({ config, db, logger, secrets, web }: AppDependencies): App {
   const app = express();
   app.set('env', config.env);
   app.set('trust proxy', true);
@@ -56,6 +59,9 @@ export function createApp({ config, db, logger, secrets }: AppDependencies): App
   const store = new ConnectStoreAdapter(db, tenants);
   ace.store.register(STORE_ADAPTER, () => store as unknown as ace.StoreAdapter);
 
+  // SCIM first: it parses its own bodies (before the global JSON parser) and writes its own request log,
+  // which names the connection and leaves out filter values (they carry userNames and emails).
+  app.use('/scim/v2/:connectionId', createScimRouter({ config, db, logger }));
   app.use(httpLogger(logger));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -101,7 +107,7 @@ export function createApp({ config, db, logger, secrets }: AppDependencies): App
   app.use(addon.middleware());
 
   mountLifecycle(app, addon, tenants, logger);
-  mountAdminPages(app, addon);
+  mountWeb(app, addon, { config, db, logger, secrets, tenants, ...web });
 
   return { app, addon, tenants, ready };
 }

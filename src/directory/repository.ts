@@ -1,0 +1,559 @@
+import type pg from 'pg';
+import type { Database, Queryable } from '../db/database';
+import { recordChanges, type NewChange } from './changes';
+import { isUuid, SqlParams, type SqlCondition } from './sql';
+import type { DirectoryGroup, DirectoryUser } from './types';
+
+/**
+ * The one way to read and write a connection's directory (directory_users, directory_groups,
+ * directory_memberships). Every query is scoped to a connection id; every write records its change
+ * events (outbox) in the same transaction, so a change is visible to the sync engine if and only if
+ * the write committed.
+ *
+ * Writes called on the repository itself run in a transaction of their own; `transaction()` gives a
+ * repository bound to one transaction for callers that combine several steps (read-check-write).
+ */
+
+export type Origin = 'push' | 'pull';
+type Resource = Record<string, unknown>;
+
+export interface StoredUser extends DirectoryUser {
+  /** The accepted SCIM resource, without id and meta. */
+  resource: Resource;
+}
+
+export interface StoredGroup extends DirectoryGroup {
+  resource: Resource;
+}
+
+/** What a write stores: the resource plus the indexed columns derived from it. */
+export interface UserWrite {
+  userName: string;
+  externalId: string | null;
+  displayName: string | null;
+  givenName: string | null;
+  familyName: string | null;
+  primaryEmail: string | null;
+  active: boolean;
+  resource: Resource;
+}
+
+export interface GroupWrite {
+  displayName: string;
+  externalId: string | null;
+  resource: Resource;
+}
+
+export interface GroupMember {
+  userId: string;
+  userName: string;
+  displayName: string | null;
+}
+
+export interface UserGroupRef {
+  groupId: string;
+  displayName: string;
+}
+
+export interface ListQuery {
+  /** Condition over alias `u` (users) or `g` (groups); the connection scope is added here. */
+  where?: SqlCondition;
+  /** Leading ORDER BY terms over the same alias; (created_at, id) always follow for a stable order. */
+  orderBy?: SqlCondition;
+  offset: number;
+  limit: number;
+}
+
+export interface Page<T> {
+  total: number;
+  items: T[];
+}
+
+export class DirectoryError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'conflict' | 'not_found' | 'unknown_members',
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DirectoryError';
+  }
+}
+
+interface UserRow {
+  id: string;
+  connection_id: string;
+  user_name: string;
+  external_id: string | null;
+  display_name: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  primary_email: string | null;
+  active: boolean;
+  resource: Resource;
+  origin: Origin;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface GroupRow {
+  id: string;
+  connection_id: string;
+  display_name: string;
+  external_id: string | null;
+  resource: Resource;
+  origin: Origin;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const USER_COLUMNS =
+  'u.id, u.connection_id, u.user_name, u.external_id, u.display_name, u.given_name, u.family_name, u.primary_email, u.active, u.resource, u.origin, u.version, u.created_at, u.updated_at';
+const GROUP_COLUMNS = 'g.id, g.connection_id, g.display_name, g.external_id, g.resource, g.origin, g.version, g.created_at, g.updated_at';
+
+function toUser(row: UserRow): StoredUser {
+  return {
+    id: row.id,
+    connectionId: row.connection_id,
+    userName: row.user_name,
+    externalId: row.external_id,
+    displayName: row.display_name,
+    givenName: row.given_name,
+    familyName: row.family_name,
+    primaryEmail: row.primary_email,
+    active: row.active,
+    origin: row.origin,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    resource: row.resource,
+  };
+}
+
+function toGroup(row: GroupRow): StoredGroup {
+  return {
+    id: row.id,
+    connectionId: row.connection_id,
+    displayName: row.display_name,
+    externalId: row.external_id,
+    origin: row.origin,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    resource: row.resource,
+  };
+}
+
+function isUniqueViolation(error: unknown): error is { constraint?: string } {
+  return (error as { code?: string })?.code === '23505';
+}
+
+/** ids that are not uuids can name no row: drop them before they reach a ::uuid[] cast. */
+function uuids(ids: Iterable<string>): string[] {
+  return [...new Set([...ids].filter(isUuid).map((id) => id.toLowerCase()))];
+}
+
+export class DirectoryRepository {
+  constructor(
+    private readonly db: Database,
+    /** Set when this repository is bound to one open transaction. */
+    private readonly client?: pg.PoolClient,
+  ) {}
+
+  private get q(): Queryable {
+    return this.client ?? this.db;
+  }
+
+  /** Runs `work` with a repository bound to one transaction (commit on resolve, rollback on throw). */
+  async transaction<T>(work: (tx: DirectoryRepository) => Promise<T>): Promise<T> {
+    if (this.client) return work(this);
+    return this.db.transaction((client) => work(new DirectoryRepository(this.db, client)));
+  }
+
+  private write<T>(work: (q: Queryable) => Promise<T>): Promise<T> {
+    return this.client ? work(this.client) : this.db.transaction((client) => work(client));
+  }
+
+  // ---- users -------------------------------------------------------------------------------------
+
+  async getUser(connectionId: string, id: string, options: { forUpdate?: boolean } = {}): Promise<StoredUser | null> {
+    if (!isUuid(id)) return null;
+    const { rows } = await this.q.query<UserRow>(
+      `SELECT ${USER_COLUMNS} FROM directory_users u WHERE u.connection_id = $1 AND u.id = $2${options.forUpdate ? ' FOR UPDATE' : ''}`,
+      [connectionId, id],
+    );
+    return rows[0] ? toUser(rows[0]) : null;
+  }
+
+  async getUserByUserName(connectionId: string, userName: string): Promise<StoredUser | null> {
+    const { rows } = await this.q.query<UserRow>(
+      `SELECT ${USER_COLUMNS} FROM directory_users u WHERE u.connection_id = $1 AND lower(u.user_name) = lower($2)`,
+      [connectionId, userName],
+    );
+    return rows[0] ? toUser(rows[0]) : null;
+  }
+
+  async getUserByExternalId(connectionId: string, externalId: string): Promise<StoredUser | null> {
+    const { rows } = await this.q.query<UserRow>(
+      `SELECT ${USER_COLUMNS} FROM directory_users u WHERE u.connection_id = $1 AND u.external_id = $2 ORDER BY u.created_at, u.id LIMIT 1`,
+      [connectionId, externalId],
+    );
+    return rows[0] ? toUser(rows[0]) : null;
+  }
+
+  /** Filtered, ordered, paged users: the filter and paging run in SQL. */
+  async listUsers(connectionId: string, query: ListQuery): Promise<Page<StoredUser>> {
+    return this.list('directory_users', 'u', USER_COLUMNS, connectionId, query, toUser);
+  }
+
+  /** Of the given ids, those that are users of this connection. */
+  async existingUserIds(connectionId: string, ids: Iterable<string>): Promise<Set<string>> {
+    const candidates = uuids(ids);
+    if (candidates.length === 0) return new Set();
+    const { rows } = await this.q.query<{ id: string }>(
+      'SELECT id FROM directory_users WHERE connection_id = $1 AND id = ANY($2::uuid[])',
+      [connectionId, candidates],
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async createUser(connectionId: string, user: UserWrite, origin: Origin = 'push'): Promise<StoredUser> {
+    return this.write(async (q) => {
+      let row: UserRow;
+      try {
+        row = (await q.query<UserRow>(
+          `INSERT INTO directory_users AS u (connection_id, user_name, external_id, display_name, given_name, family_name, primary_email, active, resource, origin)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${USER_COLUMNS}`,
+          [connectionId, user.userName, user.externalId, user.displayName, user.givenName, user.familyName, user.primaryEmail, user.active, JSON.stringify(user.resource), origin],
+        )).rows[0]!;
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DirectoryError('userName is already taken in this directory', 'conflict', { attribute: 'userName' });
+        throw error;
+      }
+      await recordChanges(q, [{ connectionId, entity: 'user', entityId: row.id, action: 'created', origin }]);
+      return toUser(row);
+    });
+  }
+
+  /** Replaces a user's stored resource and columns; bumps its version. */
+  async updateUser(connectionId: string, id: string, user: UserWrite, origin: Origin = 'push'): Promise<StoredUser> {
+    return this.write(async (q) => {
+      let rows: UserRow[];
+      try {
+        ({ rows } = await q.query<UserRow>(
+          `UPDATE directory_users AS u SET user_name = $3, external_id = $4, display_name = $5, given_name = $6, family_name = $7,
+             primary_email = $8, active = $9, resource = $10, origin = $11, version = u.version + 1, updated_at = now()
+           WHERE u.connection_id = $1 AND u.id = $2 RETURNING ${USER_COLUMNS}`,
+          [connectionId, id, user.userName, user.externalId, user.displayName, user.givenName, user.familyName, user.primaryEmail, user.active, JSON.stringify(user.resource), origin],
+        ));
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DirectoryError('userName is already taken in this directory', 'conflict', { attribute: 'userName' });
+        throw error;
+      }
+      if (!rows[0]) throw new DirectoryError(`user ${id} not found`, 'not_found');
+      await recordChanges(q, [{ connectionId, entity: 'user', entityId: id, action: 'updated', origin }]);
+      return toUser(rows[0]);
+    });
+  }
+
+  /** Deletes a user; its memberships go with it, each recorded as removed. False when it did not exist. */
+  async deleteUser(connectionId: string, id: string, origin: Origin = 'push'): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    return this.write(async (q) => {
+      const { rows: memberships } = await q.query<{ group_id: string }>(
+        'DELETE FROM directory_memberships WHERE connection_id = $1 AND user_id = $2 RETURNING group_id',
+        [connectionId, id],
+      );
+      const { rowCount } = await q.query('DELETE FROM directory_users WHERE connection_id = $1 AND id = $2', [connectionId, id]);
+      if (!rowCount) return false;
+      await recordChanges(q, [
+        ...memberships.map((m): NewChange => ({ connectionId, entity: 'membership', entityId: m.group_id, memberId: id, action: 'removed', origin })),
+        { connectionId, entity: 'user', entityId: id, action: 'deleted', origin },
+      ]);
+      return true;
+    });
+  }
+
+  /**
+   * Creates or updates the user with this externalId (else this userName): the entry point for pulls.
+   * Records a change only when something differs.
+   */
+  async upsertUser(connectionId: string, user: UserWrite, origin: Origin = 'pull'): Promise<{ user: StoredUser; action: 'created' | 'updated' | 'unchanged' }> {
+    return this.transaction(async (tx) => {
+      const existing =
+        (user.externalId !== null ? await tx.getUserByExternalId(connectionId, user.externalId) : null) ??
+        (await tx.getUserByUserName(connectionId, user.userName));
+      if (!existing) return { user: await tx.createUser(connectionId, user, origin), action: 'created' as const };
+      const same =
+        existing.userName === user.userName &&
+        existing.externalId === user.externalId &&
+        existing.displayName === user.displayName &&
+        existing.givenName === user.givenName &&
+        existing.familyName === user.familyName &&
+        existing.primaryEmail === user.primaryEmail &&
+        existing.active === user.active &&
+        JSON.stringify(existing.resource) === JSON.stringify(user.resource);
+      if (same) return { user: existing, action: 'unchanged' as const };
+      return { user: await tx.updateUser(connectionId, existing.id, user, origin), action: 'updated' as const };
+    });
+  }
+
+  // ---- groups ------------------------------------------------------------------------------------
+
+  async getGroup(connectionId: string, id: string, options: { forUpdate?: boolean } = {}): Promise<StoredGroup | null> {
+    if (!isUuid(id)) return null;
+    const { rows } = await this.q.query<GroupRow>(
+      `SELECT ${GROUP_COLUMNS} FROM directory_groups g WHERE g.connection_id = $1 AND g.id = $2${options.forUpdate ? ' FOR UPDATE' : ''}`,
+      [connectionId, id],
+    );
+    return rows[0] ? toGroup(rows[0]) : null;
+  }
+
+  async getGroupByDisplayName(connectionId: string, displayName: string): Promise<StoredGroup | null> {
+    const { rows } = await this.q.query<GroupRow>(
+      `SELECT ${GROUP_COLUMNS} FROM directory_groups g WHERE g.connection_id = $1 AND lower(g.display_name) = lower($2)`,
+      [connectionId, displayName],
+    );
+    return rows[0] ? toGroup(rows[0]) : null;
+  }
+
+  async getGroupByExternalId(connectionId: string, externalId: string): Promise<StoredGroup | null> {
+    const { rows } = await this.q.query<GroupRow>(
+      `SELECT ${GROUP_COLUMNS} FROM directory_groups g WHERE g.connection_id = $1 AND g.external_id = $2 ORDER BY g.created_at, g.id LIMIT 1`,
+      [connectionId, externalId],
+    );
+    return rows[0] ? toGroup(rows[0]) : null;
+  }
+
+  async listGroups(connectionId: string, query: ListQuery): Promise<Page<StoredGroup>> {
+    return this.list('directory_groups', 'g', GROUP_COLUMNS, connectionId, query, toGroup);
+  }
+
+  async createGroup(connectionId: string, group: GroupWrite, origin: Origin = 'push'): Promise<StoredGroup> {
+    return this.write(async (q) => {
+      let row: GroupRow;
+      try {
+        row = (await q.query<GroupRow>(
+          `INSERT INTO directory_groups AS g (connection_id, display_name, external_id, resource, origin)
+           VALUES ($1, $2, $3, $4, $5) RETURNING ${GROUP_COLUMNS}`,
+          [connectionId, group.displayName, group.externalId, JSON.stringify(group.resource), origin],
+        )).rows[0]!;
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DirectoryError('displayName is already taken in this directory', 'conflict', { attribute: 'displayName' });
+        throw error;
+      }
+      await recordChanges(q, [{ connectionId, entity: 'group', entityId: row.id, action: 'created', origin }]);
+      return toGroup(row);
+    });
+  }
+
+  async updateGroup(connectionId: string, id: string, group: GroupWrite, origin: Origin = 'push'): Promise<StoredGroup> {
+    return this.write(async (q) => {
+      let rows: GroupRow[];
+      try {
+        ({ rows } = await q.query<GroupRow>(
+          `UPDATE directory_groups AS g SET display_name = $3, external_id = $4, resource = $5, origin = $6, version = g.version + 1, updated_at = now()
+           WHERE g.connection_id = $1 AND g.id = $2 RETURNING ${GROUP_COLUMNS}`,
+          [connectionId, id, group.displayName, group.externalId, JSON.stringify(group.resource), origin],
+        ));
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DirectoryError('displayName is already taken in this directory', 'conflict', { attribute: 'displayName' });
+        throw error;
+      }
+      if (!rows[0]) throw new DirectoryError(`group ${id} not found`, 'not_found');
+      await recordChanges(q, [{ connectionId, entity: 'group', entityId: id, action: 'updated', origin }]);
+      return toGroup(rows[0]);
+    });
+  }
+
+  /** Deletes a group and (by cascade) its memberships: one change event, not one per member. */
+  async deleteGroup(connectionId: string, id: string, origin: Origin = 'push'): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    return this.write(async (q) => {
+      const { rowCount } = await q.query('DELETE FROM directory_groups WHERE connection_id = $1 AND id = $2', [connectionId, id]);
+      if (!rowCount) return false;
+      await recordChanges(q, [{ connectionId, entity: 'group', entityId: id, action: 'deleted', origin }]);
+      return true;
+    });
+  }
+
+  async upsertGroup(connectionId: string, group: GroupWrite, origin: Origin = 'pull'): Promise<{ group: StoredGroup; action: 'created' | 'updated' | 'unchanged' }> {
+    return this.transaction(async (tx) => {
+      const existing =
+        (group.externalId !== null ? await tx.getGroupByExternalId(connectionId, group.externalId) : null) ??
+        (await tx.getGroupByDisplayName(connectionId, group.displayName));
+      if (!existing) return { group: await tx.createGroup(connectionId, group, origin), action: 'created' as const };
+      const same =
+        existing.displayName === group.displayName &&
+        existing.externalId === group.externalId &&
+        JSON.stringify(existing.resource) === JSON.stringify(group.resource);
+      if (same) return { group: existing, action: 'unchanged' as const };
+      return { group: await tx.updateGroup(connectionId, existing.id, group, origin), action: 'updated' as const };
+    });
+  }
+
+  // ---- memberships: row operations, O(k) in the members named, never in the group's size ----------
+
+  /**
+   * Adds users to a group. Every id must be a user of this connection, else nothing is added and a
+   * DirectoryError('unknown_members') names the strangers. Returns the ids that were not members yet.
+   */
+  async addMembers(connectionId: string, groupId: string, userIds: Iterable<string>, origin: Origin = 'push'): Promise<string[]> {
+    const requested = [...new Set(userIds)];
+    if (requested.length === 0) return [];
+    return this.write(async (q) => {
+      const ids = uuids(requested);
+      const { rows: known } = ids.length
+        ? await q.query<{ id: string }>('SELECT id FROM directory_users WHERE connection_id = $1 AND id = ANY($2::uuid[])', [connectionId, ids])
+        : { rows: [] };
+      const knownIds = new Set(known.map((r) => r.id));
+      const unknown = requested.filter((id) => !knownIds.has(id.toLowerCase()));
+      if (unknown.length > 0) {
+        throw new DirectoryError(`not users of this directory: ${unknown.slice(0, 10).join(', ')}`, 'unknown_members', { unknown });
+      }
+      const { rows } = await q.query<{ user_id: string }>(
+        `INSERT INTO directory_memberships (group_id, user_id, connection_id)
+         SELECT $2, u, $1 FROM unnest($3::uuid[]) AS u
+         ON CONFLICT DO NOTHING RETURNING user_id`,
+        [connectionId, groupId, [...knownIds]],
+      );
+      const added = rows.map((r) => r.user_id);
+      await this.afterMembershipChange(q, connectionId, groupId, added, 'added', origin);
+      return added;
+    });
+  }
+
+  /** Removes users from a group; ids that are not members are ignored. Returns the ids removed. */
+  async removeMembers(connectionId: string, groupId: string, userIds: Iterable<string>, origin: Origin = 'push'): Promise<string[]> {
+    const ids = uuids(userIds);
+    if (ids.length === 0) return [];
+    return this.write(async (q) => {
+      const { rows } = await q.query<{ user_id: string }>(
+        'DELETE FROM directory_memberships WHERE connection_id = $1 AND group_id = $2 AND user_id = ANY($3::uuid[]) RETURNING user_id',
+        [connectionId, groupId, ids],
+      );
+      const removed = rows.map((r) => r.user_id);
+      await this.afterMembershipChange(q, connectionId, groupId, removed, 'removed', origin);
+      return removed;
+    });
+  }
+
+  /** Makes the group's members exactly `userIds` (costs the group's size, as a full replace must). */
+  async replaceMembers(connectionId: string, groupId: string, userIds: Iterable<string>, origin: Origin = 'push'): Promise<{ added: string[]; removed: string[] }> {
+    const wanted = [...new Set(userIds)];
+    return this.write(async (q) => {
+      const tx = new DirectoryRepository(this.db, q as pg.PoolClient);
+      const ids = uuids(wanted);
+      const { rows } = await q.query<{ user_id: string }>(
+        `DELETE FROM directory_memberships WHERE connection_id = $1 AND group_id = $2 AND NOT (user_id = ANY($3::uuid[])) RETURNING user_id`,
+        [connectionId, groupId, ids],
+      );
+      const removed = rows.map((r) => r.user_id);
+      await this.afterMembershipChange(q, connectionId, groupId, removed, 'removed', origin);
+      const added = await tx.addMembers(connectionId, groupId, wanted, origin);
+      return { added, removed };
+    });
+  }
+
+  private async afterMembershipChange(q: Queryable, connectionId: string, groupId: string, userIds: string[], action: 'added' | 'removed', origin: Origin): Promise<void> {
+    if (userIds.length === 0) return;
+    // The group's ETag covers its members: bump its version (one row, whatever the group's size).
+    await q.query('UPDATE directory_groups SET version = version + 1, updated_at = now() WHERE connection_id = $1 AND id = $2', [connectionId, groupId]);
+    await recordChanges(
+      q,
+      userIds.map((userId) => ({ connectionId, entity: 'membership' as const, entityId: groupId, memberId: userId, action, origin })),
+    );
+  }
+
+  /** A page of a group's members in a stable order (user id); pass the last id seen as `after`. */
+  async groupMembers(connectionId: string, groupId: string, page: { after?: string; limit: number }): Promise<GroupMember[]> {
+    const params: unknown[] = [connectionId, groupId, page.limit];
+    const after = page.after !== undefined && isUuid(page.after) ? ` AND m.user_id > $${params.push(page.after)}` : '';
+    const { rows } = await this.q.query<{ user_id: string; user_name: string; display_name: string | null }>(
+      `SELECT m.user_id, u.user_name, u.display_name FROM directory_memberships m JOIN directory_users u ON u.id = m.user_id
+       WHERE m.connection_id = $1 AND m.group_id = $2${after} ORDER BY m.user_id LIMIT $3`,
+      params,
+    );
+    return rows.map((r) => ({ userId: r.user_id, userName: r.user_name, displayName: r.display_name }));
+  }
+
+  /** Every member of the given groups (for rendering a page of groups), by group id. */
+  async membersOfGroups(connectionId: string, groupIds: string[]): Promise<Map<string, GroupMember[]>> {
+    const result = new Map<string, GroupMember[]>(groupIds.map((id) => [id, []]));
+    if (groupIds.length === 0) return result;
+    const { rows } = await this.q.query<{ group_id: string; user_id: string; user_name: string; display_name: string | null }>(
+      `SELECT m.group_id, m.user_id, u.user_name, u.display_name FROM directory_memberships m JOIN directory_users u ON u.id = m.user_id
+       WHERE m.connection_id = $1 AND m.group_id = ANY($2::uuid[]) ORDER BY m.group_id, m.user_id`,
+      [connectionId, uuids(groupIds)],
+    );
+    for (const r of rows) result.get(r.group_id)?.push({ userId: r.user_id, userName: r.user_name, displayName: r.display_name });
+    return result;
+  }
+
+  async isMember(connectionId: string, groupId: string, userId: string): Promise<boolean> {
+    if (!isUuid(groupId) || !isUuid(userId)) return false;
+    const { rows } = await this.q.query(
+      'SELECT 1 FROM directory_memberships WHERE connection_id = $1 AND group_id = $2 AND user_id = $3',
+      [connectionId, groupId, userId],
+    );
+    return rows.length > 0;
+  }
+
+  async countMembers(connectionId: string, groupId: string): Promise<number> {
+    const { rows } = await this.q.query<{ n: number }>(
+      'SELECT count(*) AS n FROM directory_memberships WHERE connection_id = $1 AND group_id = $2',
+      [connectionId, groupId],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  /** The groups of each given user, by user id. */
+  async groupsOfUsers(connectionId: string, userIds: string[]): Promise<Map<string, UserGroupRef[]>> {
+    const result = new Map<string, UserGroupRef[]>(userIds.map((id) => [id, []]));
+    if (userIds.length === 0) return result;
+    const { rows } = await this.q.query<{ user_id: string; group_id: string; display_name: string }>(
+      `SELECT m.user_id, m.group_id, g.display_name FROM directory_memberships m JOIN directory_groups g ON g.id = m.group_id
+       WHERE m.connection_id = $1 AND m.user_id = ANY($2::uuid[]) ORDER BY lower(g.display_name), g.id`,
+      [connectionId, uuids(userIds)],
+    );
+    for (const r of rows) result.get(r.user_id)?.push({ groupId: r.group_id, displayName: r.display_name });
+    return result;
+  }
+
+  async groupsOfUser(connectionId: string, userId: string): Promise<UserGroupRef[]> {
+    return (await this.groupsOfUsers(connectionId, [userId])).get(userId) ?? [];
+  }
+
+  // ---- shared --------------------------------------------------------------------------------------
+
+  private async list<Row extends pg.QueryResultRow, T>(
+    table: string,
+    alias: string,
+    columns: string,
+    connectionId: string,
+    query: ListQuery,
+    map: (row: Row) => T,
+  ): Promise<Page<T>> {
+    const params = new SqlParams();
+    const scope = `${alias}.connection_id = ${params.add(connectionId)}`;
+    const where = query.where ? `${scope} AND (${query.where(params)})` : scope;
+    if (query.limit <= 0) {
+      const { rows } = await this.q.query<{ n: number }>(`SELECT count(*) AS n FROM ${table} ${alias} WHERE ${where}`, params.values);
+      return { total: rows[0]?.n ?? 0, items: [] };
+    }
+    const order = [query.orderBy?.(params), `${alias}.created_at`, `${alias}.id`].filter(Boolean).join(', ');
+    const limit = params.add(query.limit);
+    const offset = params.add(query.offset);
+    // count(*) OVER () is computed before LIMIT: one query answers both the page and totalResults.
+    const { rows } = await this.q.query<Row & { total_count: number }>(
+      `SELECT ${columns}, count(*) OVER () AS total_count FROM ${table} ${alias} WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+      params.values,
+    );
+    if (rows.length > 0) return { total: Number(rows[0]!.total_count), items: rows.map(map) };
+    if (query.offset === 0) return { total: 0, items: [] };
+    // A page past the end still reports how many there are.
+    return this.list(table, alias, columns, connectionId, { ...query, limit: 0 }, map);
+  }
+}

@@ -1,0 +1,461 @@
+import { randomUUID } from 'node:crypto';
+import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
+import type { Config } from '../config';
+import { ConnectionService, type AuthenticatedConnection } from '../connections/service';
+import type { Database } from '../db/database';
+import { DirectoryError, DirectoryRepository, type StoredGroup, type StoredUser } from '../directory/repository';
+import type { Logger } from '../logging/logger';
+import { badRequest, notFound, ScimError, unauthorized } from './errors';
+import { filterToSql, sortToSql } from './filter';
+import { applyPatch, memberIdsFromFilter, parsePatch, parsePath, type PatchOperation } from './patch';
+import { normaliseBody } from './quirks';
+import { RateLimiter } from './rate-limit';
+import {
+  coerceGroup,
+  coerceResource,
+  coerceUser,
+  etagOf,
+  memberIdsOf,
+  parseProjection,
+  project,
+  projectionIncludes,
+  renderGroup,
+  renderUser,
+  userWrite,
+  type Projection,
+} from './resource';
+import {
+  GROUP_KIND,
+  LIST_RESPONSE_SCHEMA,
+  resourceTypes,
+  schemaDocuments,
+  serviceProviderConfig,
+  USER_KIND,
+  type ResourceKind,
+} from './schemas';
+
+/**
+ * The SCIM 2.0 service provider, one endpoint per connection: `/scim/v2/{connectionId}/…`. Mounted
+ * before the app's global body parsers: SCIM parses its own bodies (application/scim+json and
+ * application/json, bounded by MAX_BODY_BYTES) and answers every error as a SCIM error.
+ *
+ * Each request: log line on finish (no bodies, tokens or filter values) → bearer token → rate limit →
+ * body → handler. Writes commit (with their outbox rows) before the response is sent.
+ */
+
+export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+
+export interface ScimRouterDependencies {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  connections?: ConnectionService;
+}
+
+interface ScimContext {
+  auth: AuthenticatedConnection;
+  connectionId: string;
+  scimBaseUrl: string;
+}
+
+type Json = Record<string, unknown>;
+
+function send(res: Response, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  res.status(status);
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  if (body === undefined) {
+    res.end();
+    return;
+  }
+  res.setHeader('Content-Type', SCIM_CONTENT_TYPE);
+  res.send(JSON.stringify(body));
+}
+
+function context(res: Response): ScimContext {
+  return res.locals.scim as ScimContext;
+}
+
+type Handler = (req: Request, res: Response, scim: ScimContext) => Promise<void>;
+
+function route(handler: Handler) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    handler(req, res, context(res)).catch(next);
+  };
+}
+
+/** If-Match (RFC 7644 §3.14): a listed ETag or `*` must match the current version, else 412. */
+function checkIfMatch(req: Request, version: number): void {
+  const header = req.get('If-Match');
+  if (header === undefined) return;
+  const current = etagOf(version);
+  const strip = (tag: string) => tag.trim().replace(/^W\//, '');
+  const ok = header.split(',').some((tag) => tag.trim() === '*' || strip(tag) === strip(current));
+  if (!ok) throw new ScimError(412, `the resource has changed (current version ${current})`);
+}
+
+function notModified(req: Request, version: number): boolean {
+  const header = req.get('If-None-Match');
+  if (header === undefined) return false;
+  const strip = (tag: string) => tag.trim().replace(/^W\//, '');
+  return header.split(',').some((tag) => tag.trim() === '*' || strip(tag) === strip(etagOf(version)));
+}
+
+function queryText(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw badRequest(name === 'filter' ? 'invalidFilter' : 'invalidValue', `${name} must be given once`);
+  return value;
+}
+
+function queryInt(value: unknown, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const text = typeof value === 'number' ? String(value) : value;
+  if (typeof text !== 'string' || !/^\s*-?\d+\s*$/.test(text)) throw badRequest('invalidValue', `${name} must be an integer`);
+  return Number(text);
+}
+
+function mapDirectoryError(error: DirectoryError): ScimError {
+  switch (error.code) {
+    case 'conflict':
+      return new ScimError(409, error.message, 'uniqueness');
+    case 'unknown_members':
+      return badRequest('invalidValue', `members must be users of this directory; unknown: ${((error.details.unknown as string[]) ?? []).slice(0, 10).join(', ')}`);
+    default:
+      return notFound(error.message);
+  }
+}
+
+/** The query string of a request, as it may appear in logs: filter values can carry personal data. */
+function loggableQuery(req: Request): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(req.query)) out[key] = key.toLowerCase() === 'filter' ? '[redacted]' : value;
+  return out;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
+
+export function createScimRouter({ config, db, logger, connections: givenConnections }: ScimRouterDependencies): express.Router {
+  const connections = givenConnections ?? new ConnectionService(db, { baseUrl: config.baseUrl, tokenGraceSeconds: config.scim.tokenGraceSeconds });
+  const directory = new DirectoryRepository(db);
+  const limiter = new RateLimiter(config.scim.rateLimitPerSecond, config.scim.rateLimitBurst);
+  const limits = { maxResults: config.scim.maxResults, maxPayloadBytes: config.maxBodyBytes };
+  const router = express.Router({ mergeParams: true });
+  const log = logger.child({ component: 'scim' });
+
+  // One line per request: no headers, no bodies, no filter values (they carry userNames and emails).
+  router.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    const incoming = req.get('x-request-id');
+    const reqId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('x-request-id', reqId);
+    res.on('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const line = {
+        reqId,
+        method: req.method,
+        path: `${req.baseUrl}${req.path}`,
+        query: loggableQuery(req),
+        status: res.statusCode,
+        durationMs: Math.round(durationMs * 100) / 100,
+        connectionId: req.params.connectionId,
+      };
+      if (res.statusCode >= 500) log.error(line, 'scim request');
+      else if (res.statusCode >= 400) log.warn(line, 'scim request');
+      else log.info(line, 'scim request');
+    });
+    next();
+  });
+
+  router.use((req, res, next) => {
+    authenticate(req, res).then(() => next(), next);
+  });
+  async function authenticate(req: Request, res: Response): Promise<void> {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('Authorization') ?? '');
+    const auth = match ? await connections.authenticate(String(req.params.connectionId ?? ''), match[1]!) : null;
+    if (!auth) throw unauthorized();
+    const taken = limiter.take(auth.connectionId);
+    if (!taken.ok) {
+      throw new ScimError(429, 'too many requests for this connection; retry later', undefined, { 'Retry-After': String(taken.retryAfterSeconds) });
+    }
+    res.locals.scim = { auth, connectionId: auth.connectionId, scimBaseUrl: connections.scimBaseUrl(auth.connectionId) } satisfies ScimContext;
+  }
+
+  // Bodies: any content type is read as JSON (clients send application/scim+json or application/json).
+  router.use(express.json({ type: () => true, limit: config.maxBodyBytes }));
+
+  // ---- discovery -------------------------------------------------------------------------------------
+
+  const listResponse = (resources: unknown[], total = resources.length, startIndex = 1) => ({
+    schemas: [LIST_RESPONSE_SCHEMA],
+    totalResults: total,
+    startIndex,
+    itemsPerPage: resources.length,
+    Resources: resources,
+  });
+
+  router.get('/ServiceProviderConfig', route(async (_req, res, scim) => send(res, 200, serviceProviderConfig(scim.scimBaseUrl, limits))));
+  router.get('/ResourceTypes', route(async (_req, res, scim) => send(res, 200, listResponse(resourceTypes(scim.scimBaseUrl)))));
+  router.get(
+    '/ResourceTypes/:name',
+    route(async (req, res, scim) => {
+      const found = resourceTypes(scim.scimBaseUrl).find((r) => r.id === req.params.name);
+      if (!found) throw notFound(`no resource type ${req.params.name}`);
+      send(res, 200, found);
+    }),
+  );
+  router.get('/Schemas', route(async (_req, res, scim) => send(res, 200, listResponse(schemaDocuments(scim.scimBaseUrl)))));
+  router.get(
+    '/Schemas/:id',
+    route(async (req, res, scim) => {
+      const found = schemaDocuments(scim.scimBaseUrl).find((s) => String(s.id).toLowerCase() === String(req.params.id).toLowerCase());
+      if (!found) throw notFound(`no schema ${req.params.id}`);
+      send(res, 200, found);
+    }),
+  );
+  router.all(['/Bulk', '/Me'], route(async (req) => {
+    throw new ScimError(501, `${req.path.slice(1)} is not supported by this service provider`);
+  }));
+
+  // ---- rendering helpers -------------------------------------------------------------------------------
+
+  async function renderUsers(scim: ScimContext, users: StoredUser[], projection: Projection): Promise<Json[]> {
+    const groups = projectionIncludes(projection, 'groups') ? await directory.groupsOfUsers(scim.connectionId, users.map((u) => u.id)) : undefined;
+    return users.map((u) => project(renderUser(u, scim, groups?.get(u.id)), projection));
+  }
+
+  async function renderGroups(scim: ScimContext, groups: StoredGroup[], projection: Projection): Promise<Json[]> {
+    // excludedAttributes=members (Entra's lookups) must not touch the membership table.
+    const members = projectionIncludes(projection, 'members') ? await directory.membersOfGroups(scim.connectionId, groups.map((g) => g.id)) : undefined;
+    return groups.map((g) => project(renderGroup(g, scim, members?.get(g.id)), projection));
+  }
+
+  function render(scim: ScimContext, kind: ResourceKind, records: (StoredUser | StoredGroup)[], projection: Projection): Promise<Json[]> {
+    return kind === USER_KIND ? renderUsers(scim, records as StoredUser[], projection) : renderGroups(scim, records as StoredGroup[], projection);
+  }
+
+  // ---- queries (RFC 7644 §3.4.2) -----------------------------------------------------------------------
+
+  async function query(kind: ResourceKind, scim: ScimContext, params: Record<string, unknown>): Promise<Json> {
+    const filter = queryText(params.filter, 'filter');
+    const sortBy = queryText(params.sortBy, 'sortBy');
+    const sortOrder = queryText(params.sortOrder, 'sortOrder');
+    const startIndex = Math.max(1, queryInt(params.startIndex, 'startIndex') ?? 1);
+    const count = Math.min(limits.maxResults, Math.max(0, queryInt(params.count, 'count') ?? limits.maxResults));
+    const projection = parseProjection(kind, params.attributes, params.excludedAttributes);
+    const listQuery = {
+      where: filter !== undefined && filter.trim() !== '' ? filterToSql(kind, filter) : undefined,
+      orderBy: sortBy ? sortToSql(kind, sortBy, sortOrder) : undefined,
+      offset: startIndex - 1,
+      limit: count,
+    };
+    const page = kind === USER_KIND ? await directory.listUsers(scim.connectionId, listQuery) : await directory.listGroups(scim.connectionId, listQuery);
+    const resources = await render(scim, kind, page.items, projection);
+    return listResponse(resources, page.total, startIndex);
+  }
+
+  const projectionOf = (kind: ResourceKind, req: Request) => parseProjection(kind, req.query.attributes, req.query.excludedAttributes);
+
+  for (const kind of [USER_KIND, GROUP_KIND]) {
+    const base = kind.endpoint;
+    router.get(base, route(async (req, res, scim) => send(res, 200, await query(kind, scim, req.query as Record<string, unknown>))));
+    router.post(
+      `${base}/.search`,
+      route(async (req, res, scim) => {
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        const params = { ...body, attributes: Array.isArray(body.attributes) ? body.attributes.join(',') : body.attributes, excludedAttributes: Array.isArray(body.excludedAttributes) ? body.excludedAttributes.join(',') : body.excludedAttributes };
+        send(res, 200, await query(kind, scim, params));
+      }),
+    );
+    router.get(
+      `${base}/:id`,
+      route(async (req, res, scim) => {
+        const id = String(req.params.id);
+        const record = kind === USER_KIND ? await directory.getUser(scim.connectionId, id) : await directory.getGroup(scim.connectionId, id);
+        if (!record) throw notFound(`${kind.name} ${id} not found`);
+        if (notModified(req, record.version)) return send(res, 304, undefined, { ETag: etagOf(record.version) });
+        const [resource] = await render(scim, kind, [record], projectionOf(kind, req));
+        send(res, 200, resource, { ETag: etagOf(record.version) });
+      }),
+    );
+    router.delete(
+      `${base}/:id`,
+      route(async (req, res, scim) => {
+        const id = String(req.params.id);
+        await directory.transaction(async (tx) => {
+          const record = kind === USER_KIND ? await tx.getUser(scim.connectionId, id, { forUpdate: true }) : await tx.getGroup(scim.connectionId, id, { forUpdate: true });
+          if (!record) throw notFound(`${kind.name} ${id} not found`);
+          checkIfMatch(req, record.version);
+          if (kind === USER_KIND) await tx.deleteUser(scim.connectionId, id);
+          else await tx.deleteGroup(scim.connectionId, id);
+        });
+        send(res, 204);
+      }),
+    );
+  }
+
+  // ---- users -------------------------------------------------------------------------------------------
+
+  const respondUser = async (req: Request, res: Response, scim: ScimContext, user: StoredUser, status: number) => {
+    const [resource] = await renderUsers(scim, [user], projectionOf(USER_KIND, req));
+    send(res, status, resource, { ETag: etagOf(user.version), ...(status === 201 ? { Location: `${scim.scimBaseUrl}/Users/${user.id}` } : {}) });
+  };
+
+  router.post(
+    '/Users',
+    route(async (req, res, scim) => {
+      const write = coerceUser(normaliseBody(req.body, { resourceType: 'User' }));
+      const user = await directory.createUser(scim.connectionId, write);
+      await respondUser(req, res, scim, user, 201);
+    }),
+  );
+
+  router.put(
+    '/Users/:id',
+    route(async (req, res, scim) => {
+      const id = String(req.params.id);
+      const write = coerceUser(normaliseBody(req.body, { resourceType: 'User', resourceId: id }));
+      const user = await directory.transaction(async (tx) => {
+        const existing = await tx.getUser(scim.connectionId, id, { forUpdate: true });
+        if (!existing) throw notFound(`User ${id} not found`);
+        checkIfMatch(req, existing.version);
+        return tx.updateUser(scim.connectionId, id, write);
+      });
+      await respondUser(req, res, scim, user, 200);
+    }),
+  );
+
+  router.patch(
+    '/Users/:id',
+    route(async (req, res, scim) => {
+      const id = String(req.params.id);
+      const operations = parsePatch(USER_KIND, req.body, { resourceType: 'User', resourceId: id });
+      const user = await directory.transaction(async (tx) => {
+        const existing = await tx.getUser(scim.connectionId, id, { forUpdate: true });
+        if (!existing) throw notFound(`User ${id} not found`);
+        checkIfMatch(req, existing.version);
+        const write = userWrite(coerceResource(USER_KIND, applyPatch(USER_KIND, existing.resource, operations)));
+        // A PATCH that changes nothing writes nothing and wakes no sync.
+        if (JSON.stringify(write.resource) === JSON.stringify(existing.resource)) return existing;
+        return tx.updateUser(scim.connectionId, id, write);
+      });
+      await respondUser(req, res, scim, user, 200);
+    }),
+  );
+
+  // ---- groups ------------------------------------------------------------------------------------------
+
+  const respondGroup = async (req: Request, res: Response, scim: ScimContext, group: StoredGroup, status: number) => {
+    const [resource] = await renderGroups(scim, [group], projectionOf(GROUP_KIND, req));
+    send(res, status, resource, { ETag: etagOf(group.version), ...(status === 201 ? { Location: `${scim.scimBaseUrl}/Groups/${group.id}` } : {}) });
+  };
+
+  router.post(
+    '/Groups',
+    route(async (req, res, scim) => {
+      const { group: write, memberIds } = coerceGroup(normaliseBody(req.body, { resourceType: 'Group' }));
+      const group = await directory.transaction(async (tx) => {
+        const created = await tx.createGroup(scim.connectionId, write);
+        if (!memberIds || memberIds.length === 0) return created;
+        await tx.addMembers(scim.connectionId, created.id, memberIds);
+        return (await tx.getGroup(scim.connectionId, created.id))!;
+      });
+      await respondGroup(req, res, scim, group, 201);
+    }),
+  );
+
+  router.put(
+    '/Groups/:id',
+    route(async (req, res, scim) => {
+      const id = String(req.params.id);
+      const { group: write, memberIds } = coerceGroup(normaliseBody(req.body, { resourceType: 'Group', resourceId: id }));
+      const group = await directory.transaction(async (tx) => {
+        const existing = await tx.getGroup(scim.connectionId, id, { forUpdate: true });
+        if (!existing) throw notFound(`Group ${id} not found`);
+        checkIfMatch(req, existing.version);
+        await tx.updateGroup(scim.connectionId, id, write);
+        // members absent from a PUT leave the membership as it is (RFC 7644 §3.5.1 allows either).
+        if (memberIds) await tx.replaceMembers(scim.connectionId, id, memberIds);
+        return (await tx.getGroup(scim.connectionId, id))!;
+      });
+      await respondGroup(req, res, scim, group, 200);
+    }),
+  );
+
+  /** A `members` operation as membership rows: O(k) in the members it names, whatever the group's size. */
+  async function applyMemberOperation(tx: DirectoryRepository, connectionId: string, groupId: string, operation: PatchOperation): Promise<void> {
+    const path = parsePath(GROUP_KIND, operation.path);
+    if (path.sub) throw badRequest('invalidPath', `${operation.path}: members are added, replaced or removed whole`);
+    if (path.filter !== undefined) {
+      if (operation.op !== 'remove') throw badRequest('invalidPath', `${operation.op} on ${operation.path}: use path "members" with a value`);
+      await tx.removeMembers(connectionId, groupId, memberIdsFromFilter(path.filter));
+      return;
+    }
+    switch (operation.op) {
+      case 'add':
+        await tx.addMembers(connectionId, groupId, memberIdsOf(operation.value));
+        return;
+      case 'replace':
+        await tx.replaceMembers(connectionId, groupId, memberIdsOf(operation.value));
+        return;
+      case 'remove':
+        if (operation.value === undefined) await tx.replaceMembers(connectionId, groupId, []);
+        else await tx.removeMembers(connectionId, groupId, memberIdsOf(operation.value));
+        return;
+    }
+  }
+
+  router.patch(
+    '/Groups/:id',
+    route(async (req, res, scim) => {
+      const id = String(req.params.id);
+      const operations = parsePatch(GROUP_KIND, req.body, { resourceType: 'Group', resourceId: id });
+      const group = await directory.transaction(async (tx) => {
+        const existing = await tx.getGroup(scim.connectionId, id, { forUpdate: true });
+        if (!existing) throw notFound(`Group ${id} not found`);
+        checkIfMatch(req, existing.version);
+        const attributeOperations: PatchOperation[] = [];
+        for (const operation of operations) {
+          const path = parsePath(GROUP_KIND, operation.path);
+          if (path.attribute?.name === 'members') await applyMemberOperation(tx, scim.connectionId, id, operation);
+          else attributeOperations.push(operation);
+        }
+        if (attributeOperations.length > 0) {
+          const { group: write } = coerceGroup(applyPatch(GROUP_KIND, existing.resource, attributeOperations));
+          if (JSON.stringify(write.resource) !== JSON.stringify(existing.resource)) await tx.updateGroup(scim.connectionId, id, write);
+        }
+        return (await tx.getGroup(scim.connectionId, id))!;
+      });
+      // 204 unless the client asked for attributes: rendering members would cost the group's size.
+      if (req.query.attributes === undefined && req.query.excludedAttributes === undefined) {
+        send(res, 204, undefined, { ETag: etagOf(group.version) });
+        return;
+      }
+      await respondGroup(req, res, scim, group, 200);
+    }),
+  );
+
+  // ---- fallbacks ---------------------------------------------------------------------------------------
+
+  router.use(
+    route(async (req) => {
+      throw notFound(`no SCIM endpoint ${req.method} ${req.path}`);
+    }),
+  );
+
+  const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
+    let scimError: ScimError;
+    if (error instanceof ScimError) scimError = error;
+    else if (error instanceof DirectoryError) scimError = mapDirectoryError(error);
+    else if (error?.type === 'entity.too.large') scimError = new ScimError(413, `the request body exceeds ${limits.maxPayloadBytes} bytes`);
+    else if (error?.type === 'entity.parse.failed') scimError = badRequest('invalidSyntax', 'the request body is not valid JSON');
+    else if (typeof error?.status === 'number' && error.status >= 400 && error.status < 500) scimError = badRequest('invalidSyntax', String(error.message));
+    else {
+      log.error({ err: error, method: req.method, path: `${req.baseUrl}${req.path}`, connectionId: req.params.connectionId }, 'scim request failed');
+      scimError = new ScimError(500, config.isProduction ? 'internal error' : String(error?.message ?? error));
+    }
+    if (res.headersSent) return;
+    send(res, scimError.status, scimError.toBody(), scimError.headers);
+  };
+  router.use(errorHandler);
+
+  return router;
+}
