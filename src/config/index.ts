@@ -39,7 +39,19 @@ const envSchema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
   /** Development stand-in Jira host at /dev. Never available in production. */
   DEV_HOST_ENABLED: booleanFromEnv.optional(),
+  /** Atlassian's OAuth 2.0 authorization server (JWT bearer grant, to ask Jira whether a user is an admin). */
+  CONNECT_OAUTH_SERVER_URL: httpUrl.default('https://oauth-2-authorization-server.services.atlassian.com'),
+  /** Seconds a user's Jira-administrator answer is cached per tenant. */
+  ADMIN_CHECK_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   AC_OPTS: z.string().optional(),
+  /** SCIM push (src/scim): requests per second each connection may make (token bucket; 0 = no limit). */
+  SCIM_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(100_000).default(50),
+  /** SCIM push: burst size of that bucket (requests accepted at once after a quiet period). */
+  SCIM_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** Seconds a rotated-out SCIM bearer token keeps working, so the IdP can be switched over without a gap. */
+  SCIM_TOKEN_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 86400).default(86400),
+  /** Largest SCIM page (count) served; advertised as filter.maxResults in /ServiceProviderConfig. */
+  SCIM_MAX_RESULTS: z.coerce.number().int().min(1).max(10_000).default(1000),
   /** Sync jobs (src/jobs): worker and schedule ticker on this instance, and the queue's policy. */
   JOBS_WORKER_ENABLED: booleanFromEnv.default(true),
   JOBS_SCHEDULER_ENABLED: booleanFromEnv.default(true),
@@ -78,6 +90,8 @@ export interface Config {
   shutdownGraceMs: number;
   maxBodyBytes: number;
   devHostEnabled: boolean;
+  scim: { rateLimitPerSecond: number; rateLimitBurst: number; tokenGraceSeconds: number; maxResults: number };
+  adminCheck: { oauthServerUrl: string; cacheMs: number };
   jobs: {
     workerEnabled: boolean;
     schedulerEnabled: boolean;
@@ -153,6 +167,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
     maxBodyBytes: env.MAX_BODY_BYTES,
     devHostEnabled: !isProduction && (env.DEV_HOST_ENABLED ?? true),
+    scim: {
+      rateLimitPerSecond: env.SCIM_RATE_LIMIT_PER_SECOND,
+      rateLimitBurst: env.SCIM_RATE_LIMIT_BURST,
+      tokenGraceSeconds: env.SCIM_TOKEN_GRACE_SECONDS,
+      maxResults: env.SCIM_MAX_RESULTS,
+    },
+    adminCheck: { oauthServerUrl: env.CONNECT_OAUTH_SERVER_URL, cacheMs: env.ADMIN_CHECK_CACHE_SECONDS * 1000 },
     jobs: {
       workerEnabled: env.JOBS_WORKER_ENABLED,
       schedulerEnabled: env.JOBS_SCHEDULER_ENABLED,
