@@ -4,9 +4,9 @@ import type { Config } from '../config';
 import type { Database, Queryable } from '../db/database';
 import type { Logger } from '../logging/logger';
 import { cancelJob, connectionJobs, DEFAULT_QUEUE_POLICY, enqueueSync, getJob, listJobs, pruneFinished, type ConnectionJobs, type QueuePolicy } from './queue';
-import { describeSchedule, nextRuns, parseSchedule, type Schedule, type ScheduleOptions } from './schedule';
+import { describeSchedule, nextRuns, parseSchedule, ScheduleError, type Schedule, type ScheduleOptions } from './schedule';
 import { Scheduler, type FiredSlot } from './scheduler';
-import type { EnqueueResult, SyncJobHandler, SyncJobView, SyncMode } from './types';
+import { ConnectionNotFoundError, type EnqueueResult, type SyncJobHandler, type SyncJobView, type SyncMode } from './types';
 import { SyncWorker } from './worker';
 
 export interface JobsOptions {
@@ -68,7 +68,7 @@ export const DEFAULT_JOBS_OPTIONS: Omit<JobsOptions, 'instanceId'> = {
 };
 
 export interface ConnectionSyncStatus extends ConnectionJobs {
-  schedule: { description: string; nextRuns: Date[] } | null;
+  schedule: { description: string; nextRuns: Date[]; error: string | null } | null;
 }
 
 /**
@@ -147,8 +147,14 @@ export class JobsService {
     const raw = rows[0]?.schedule;
     let schedule: ConnectionSyncStatus['schedule'] = null;
     if (raw) {
-      const parsed = parseSchedule(raw, this.options.schedule);
-      schedule = { description: describeSchedule(parsed), nextRuns: nextRuns(parsed, now, 5) };
+      try {
+        const parsed = parseSchedule(raw, this.options.schedule);
+        schedule = { description: describeSchedule(parsed), nextRuns: nextRuns(parsed, now, 5), error: null };
+      } catch (error) {
+        // A stored schedule that no longer validates never fires; show why instead of failing the page.
+        if (!(error instanceof ScheduleError)) throw error;
+        schedule = { description: 'invalid schedule (not running)', nextRuns: [], error: error.message };
+      }
     }
     return { ...jobs, schedule };
   }
@@ -160,7 +166,7 @@ export class JobsService {
       'UPDATE connections SET schedule = $3::jsonb, updated_at = now() WHERE tenant_id = $1 AND id = $2',
       [tenantId, connectionId, schedule === null ? null : JSON.stringify(schedule)],
     );
-    if (!rowCount) throw new Error(`Connection ${connectionId} does not exist in tenant ${tenantId}`);
+    if (!rowCount) throw new ConnectionNotFoundError(tenantId, connectionId);
     return schedule;
   }
 }

@@ -192,3 +192,26 @@ test('a worker that loses its lease aborts its handler and does not overwrite th
   await waitFor('the worker to let go', async () => (worker.activeJobIds().length === 0 ? true : undefined));
   expect(await getJob(t.db, tenantId, jobId)).toMatchObject({ status: 'running', attempt: 1 });
 });
+
+test('setSchedule validates and stores; status shows the next runs, or why a stored schedule is not running', async () => {
+  const service = new JobsService(t.db, async () => undefined, options({ worker: false }), silentLogger());
+  await expect(service.setSchedule(tenantId, a, { kind: 'daily', time: '25:00', timeZone: 'UTC' })).rejects.toThrow(
+    'Invalid schedule: time: time must be HH:MM on a 24-hour clock, for example "02:30" or "18:00"',
+  );
+  expect(await service.setSchedule(tenantId, a, { kind: 'daily', time: '02:30', timeZone: 'UTC' })).toEqual({ kind: 'daily', time: '02:30', timeZone: 'UTC' });
+  const status = await service.status(tenantId, a, new Date('2025-01-01T12:00:00Z'));
+  expect(status.schedule).toEqual({
+    description: 'daily at 02:30 (UTC)',
+    nextRuns: ['2025-01-02', '2025-01-03', '2025-01-04', '2025-01-05', '2025-01-06'].map((d) => new Date(`${d}T02:30:00Z`)),
+    error: null,
+  });
+  expect(status).toMatchObject({ running: null, queued: [], last: null });
+
+  await t.db.query(`UPDATE connections SET schedule = '{"kind":"daily","time":"2:30","timeZone":"UTC"}'::jsonb WHERE id = $1`, [a]);
+  expect((await service.status(tenantId, a)).schedule).toMatchObject({ description: 'invalid schedule (not running)', nextRuns: [], error: expect.stringMatching(/^Invalid schedule: time/) });
+
+  expect(await service.setSchedule(tenantId, a, null)).toBeNull();
+  expect((await service.status(tenantId, a)).schedule).toBeNull();
+  const other = await seedConnections(t.db, 1);
+  await expect(service.setSchedule(tenantId, other.connectionIds[0]!, null)).rejects.toThrow(/does not exist in tenant/);
+});
