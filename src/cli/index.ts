@@ -6,6 +6,7 @@ import { migrate } from '../db/migrate';
 import { TenantStore } from '../connect/tenants';
 import { secretBoxFor } from '../runtime';
 import type { SecretBox } from '../security/crypto';
+import { connectionCommands } from '../connections/cli';
 
 /**
  * Operator commands: `npm run cli -- <command> [options]`. Output is JSON on stdout (one document per
@@ -76,6 +77,8 @@ const commands: Record<string, Command> = {
 export function registerCommand(name: string, command: Command): void {
   commands[name] = command;
 }
+
+for (const [name, command] of Object.entries(connectionCommands((message) => new UsageError(message)))) registerCommand(name, command);
 
 function usage(): string {
   const lines = ['Usage: npm run cli -- <command> [options]', '', 'Commands:'];
