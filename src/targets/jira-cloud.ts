@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { capabilitiesOf } from './capabilities';
 import { HttpClient, productMessage as messageOf, type HttpClientOptions } from './http';
 import {
   TargetError,
@@ -66,18 +67,7 @@ export class JiraCloudTarget implements Target {
     const { email, apiToken, ...http } = options.http;
     this.http = new HttpClient({ ...http, target: 'jira-cloud', auth: { kind: 'basic', username: email, password: apiToken } });
     this.lifecycle = options.lifecycle;
-    const org = Boolean(options.lifecycle);
-    this.capabilities = {
-      createUser: true,
-      updateUser: org,
-      deactivateUser: org,
-      reactivateUser: org,
-      deleteUser: true,
-      createGroup: true,
-      deleteGroup: true,
-      manageMembership: true,
-      leads: true,
-    };
+    this.capabilities = capabilitiesOf('jira-cloud', Boolean(options.lifecycle));
   }
 
   async testConnection(): Promise<ConnectionCheck> {
