@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { capabilitiesOf } from './capabilities';
 import { HttpClient, type HttpClientOptions } from './http';
 import { answered, parseBody, queryParamOf, unsupported } from './support';
-import type { ConnectionCheck, Target, TargetAccount, TargetGroup } from './types';
+import type { AccountChanges, ConnectionCheck, NewAccount, Target, TargetAccount, TargetGroup } from './types';
 
 /**
  * Bitbucket Cloud with workspace admin credentials (basic auth: username or Atlassian email + API
@@ -106,23 +106,23 @@ export class BitbucketCloudTarget implements Target {
       .map((group) => ({ groupId: group.slug, name: group.name }));
   }
 
-  async createUser(): Promise<TargetAccount> {
+  async createUser(_account: NewAccount): Promise<TargetAccount> {
     throw unsupported('bitbucket-cloud', 'create a user', 'users join a workspace by invitation; their groups are managed once they are members');
   }
 
-  async updateUser(): Promise<void> {
+  async updateUser(_accountId: string, _changes: AccountChanges): Promise<void> {
     throw unsupported('bitbucket-cloud', 'update a user', 'Atlassian accounts own their profile');
   }
 
-  async deactivateUser(): Promise<void> {
+  async deactivateUser(_accountId: string): Promise<void> {
     throw unsupported('bitbucket-cloud', 'deactivate a user', 'remove the user from the managed groups');
   }
 
-  async reactivateUser(): Promise<void> {
+  async reactivateUser(_accountId: string): Promise<void> {
     throw unsupported('bitbucket-cloud', 'reactivate a user', 'add the user back to the managed groups');
   }
 
-  async deleteUser(): Promise<void> {
+  async deleteUser(_accountId: string): Promise<void> {
     throw unsupported('bitbucket-cloud', 'remove a user from the workspace', 'remove the user from the managed groups');
   }
 

@@ -121,11 +121,11 @@ export class BitbucketDcTarget implements Target {
     await this.http.request({ method: 'PUT', path: '/rest/api/1.0/admin/users', body });
   }
 
-  async deactivateUser(): Promise<void> {
+  async deactivateUser(_username: string): Promise<void> {
     throw unsupported('bitbucket-dc', 'deactivate a user', 'remove the user from the licensed groups, or delete the user');
   }
 
-  async reactivateUser(): Promise<void> {
+  async reactivateUser(_username: string): Promise<void> {
     throw unsupported('bitbucket-dc', 'reactivate a user', 'add the user back to the licensed groups');
   }
 
