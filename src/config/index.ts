@@ -52,6 +52,8 @@ const envSchema = z.object({
   SCIM_TOKEN_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 86400).default(86400),
   /** Largest SCIM page (count) served; advertised as filter.maxResults in /ServiceProviderConfig. */
   SCIM_MAX_RESULTS: z.coerce.number().int().min(1).max(10_000).default(1000),
+  /** Seconds an accepted SCIM token is remembered in memory (revocation takes effect within it; 0 = ask every time). */
+  SCIM_AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(5),
   /** Sync jobs (src/jobs): worker and schedule ticker on this instance, and the queue's policy. */
   JOBS_WORKER_ENABLED: booleanFromEnv.default(true),
   JOBS_SCHEDULER_ENABLED: booleanFromEnv.default(true),
@@ -90,7 +92,7 @@ export interface Config {
   shutdownGraceMs: number;
   maxBodyBytes: number;
   devHostEnabled: boolean;
-  scim: { rateLimitPerSecond: number; rateLimitBurst: number; tokenGraceSeconds: number; maxResults: number };
+  scim: { rateLimitPerSecond: number; rateLimitBurst: number; tokenGraceSeconds: number; maxResults: number; authCacheSeconds: number };
   adminCheck: { oauthServerUrl: string; cacheMs: number };
   jobs: {
     workerEnabled: boolean;
@@ -172,6 +174,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       rateLimitBurst: env.SCIM_RATE_LIMIT_BURST,
       tokenGraceSeconds: env.SCIM_TOKEN_GRACE_SECONDS,
       maxResults: env.SCIM_MAX_RESULTS,
+      authCacheSeconds: env.SCIM_AUTH_CACHE_SECONDS,
     },
     adminCheck: { oauthServerUrl: env.CONNECT_OAUTH_SERVER_URL, cacheMs: env.ADMIN_CHECK_CACHE_SECONDS * 1000 },
     jobs: {

@@ -12,8 +12,9 @@ import { findAttribute, type AttributeDef, type AttributeType, type ResourceKind
  * membership rows for members / groups). Values always travel as parameters; only names taken from the
  * schema are written into the SQL text.
  *
- * Every comparison is wrapped in COALESCE(…, false) so that a missing attribute is simply "no match"
- * and NOT behaves as in the RFC rather than as SQL's three-valued logic.
+ * Comparisons stay bare (`lower(u.user_name) = lower($2)`) so the planner can use the expression
+ * indexes; a NULL (missing attribute) simply does not match. Only under NOT/ne is the operand wrapped
+ * in COALESCE(…, false), so that NOT behaves as in the RFC rather than as SQL's three-valued logic.
  */
 
 type ColumnType = AttributeType | 'uuid';
@@ -154,7 +155,7 @@ function escapeLike(text: string): string {
 function compare(column: Column, op: string, value: unknown, params: SqlParams, attrPath: string): string {
   if (op === 'pr') {
     return column.type === 'string' || column.type === 'reference' || column.type === 'binary'
-      ? `COALESCE(${column.sql} <> '', false)`
+      ? `(${column.sql} <> '')`
       : `(${column.sql} IS NOT NULL)`;
   }
   if (value === null) {
@@ -163,8 +164,8 @@ function compare(column: Column, op: string, value: unknown, params: SqlParams, 
     throw badRequest('invalidFilter', `${op} null is not a valid comparison (${attrPath})`);
   }
   const sqlOp = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' }[op];
-  const wrap = (sql: string) => `COALESCE(${sql}, false)`;
-  const negateNe = (sql: string) => (op === 'ne' ? `NOT ${wrap(sql)}` : wrap(sql));
+  const wrap = (sql: string) => `(${sql})`;
+  const negateNe = (sql: string) => (op === 'ne' ? `NOT COALESCE(${sql}, false)` : wrap(sql));
 
   switch (column.type) {
     case 'boolean': {
@@ -208,7 +209,7 @@ function textCompare(column: Column, op: string, value: string, params: SqlParam
     case 'eq':
       return wrap(`${left} = ${fold(params.add(value))}`);
     case 'ne':
-      return `NOT ${wrap(`${left} = ${fold(params.add(value))}`)}`;
+      return `NOT COALESCE(${left} = ${fold(params.add(value))}, false)`;
     case 'co':
       return wrap(`${left} LIKE ${fold(params.add(`%${escapeLike(value)}%`))} ESCAPE '\\'`);
     case 'sw':
@@ -238,7 +239,7 @@ function compileNode(scope: Scope, node: Filter, mergedValuePaths: boolean, elem
       return `(${node.filters.map((f) => compileNode(scope, f, mergedValuePaths, element)).join(node.op === 'and' ? ' AND ' : ' OR ')})`;
     }
     case 'not':
-      return `(NOT ${compileNode(scope, node.filter, mergedValuePaths, element)})`;
+      return `(NOT COALESCE(${compileNode(scope, node.filter, mergedValuePaths, element)}, false))`;
     case '[]': {
       if (element) throw badRequest('invalidFilter', 'value paths cannot be nested');
       const resolved = resolve(scope, node.attrPath);

@@ -147,20 +147,20 @@ export function userWrite(resource: Json): UserWrite {
 /** Coerces a group body; `members` is returned apart (they are rows, never part of the stored resource). */
 export function coerceGroup(body: unknown): { group: GroupWrite; memberIds: string[] | undefined } {
   const resource = coerceResource(GROUP_KIND, body);
-  const members = resource.members as Json[] | undefined;
   delete resource.members;
   const rawMembers = isObject(body) ? findKey(body, 'members') : undefined;
   return {
     group: { displayName: resource.displayName as string, externalId: str(resource.externalId), resource },
     // Absent (or an explicit null, which stores nothing) leaves the members as they are.
-    memberIds: rawMembers === undefined || rawMembers === null ? undefined : memberIdsOf(members ?? []),
+    memberIds: rawMembers === undefined || rawMembers === null ? undefined : memberIdsOf(rawMembers),
   };
 }
 
 export function memberIdsOf(members: unknown): string[] {
   const list = Array.isArray(members) ? members : members === null || members === undefined ? [] : [members];
   return list.map((member, i) => {
-    const value = isObject(member) ? findKey(member, 'value') : undefined;
+    const raw = isObject(member) ? findKey(member, 'value') : undefined;
+    const value = typeof raw === 'number' ? String(raw) : raw;
     if (typeof value !== 'string' || value === '') throw badRequest('invalidValue', `members[${i}].value must be a user id`);
     return value;
   });

@@ -5,6 +5,7 @@ import { ConnectionService, type AuthenticatedConnection } from '../connections/
 import type { Database } from '../db/database';
 import { DirectoryError, DirectoryRepository, type StoredGroup, type StoredUser } from '../directory/repository';
 import type { Logger } from '../logging/logger';
+import { hashToken } from '../security/crypto';
 import { badRequest, notFound, ScimError, unauthorized } from './errors';
 import { filterToSql, sortToSql } from './filter';
 import { applyPatch, memberIdsFromFilter, parsePatch, parsePath, type PatchOperation } from './patch';
@@ -165,12 +166,30 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     next();
   });
 
+  // Accepted tokens are remembered briefly (SCIM_AUTH_CACHE_SECONDS) so a busy IdP costs one query per
+  // request, not two; a revocation or uninstall therefore takes effect within that time. Refusals are
+  // never cached. Keys are the token's hash, never the token.
+  const accepted = new Map<string, { auth: AuthenticatedConnection; until: number }>();
+  const cacheMs = config.scim.authCacheSeconds * 1000;
+  async function lookup(connectionId: string, token: string): Promise<AuthenticatedConnection | null> {
+    if (cacheMs <= 0) return connections.authenticate(connectionId, token);
+    const key = `${connectionId}:${hashToken(token)}`;
+    const now = performance.now();
+    const hit = accepted.get(key);
+    if (hit && hit.until > now) return hit.auth;
+    const auth = await connections.authenticate(connectionId, token);
+    if (accepted.size > 10_000) for (const [k, v] of accepted) if (v.until <= now) accepted.delete(k);
+    if (auth) accepted.set(key, { auth, until: now + cacheMs });
+    else accepted.delete(key);
+    return auth;
+  }
+
   router.use((req, res, next) => {
     authenticate(req, res).then(() => next(), next);
   });
   async function authenticate(req: Request, res: Response): Promise<void> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('Authorization') ?? '');
-    const auth = match ? await connections.authenticate(String(req.params.connectionId ?? ''), match[1]!) : null;
+    const auth = match ? await lookup(String(req.params.connectionId ?? ''), match[1]!) : null;
     if (!auth) throw unauthorized();
     const taken = limiter.take(auth.connectionId);
     if (!taken.ok) {

@@ -1,0 +1,265 @@
+/**
+ * SCIM throughput and latency, printed as JSON: `npm run bench:scim`.
+ *
+ * Runs the real app (createApp, SCIM router, token auth, rate limit off) on loopback over embedded
+ * PGlite, or over Postgres when DATABASE_URL is set (in a scratch database created and dropped here).
+ * The directory is seeded with SQL (generate_series), not through HTTP. Measures:
+ *  - POST /Users (create user);
+ *  - GET /Users?filter=userName eq "…" with 100k users in the directory;
+ *  - PATCH /Groups/{id} adding one member to groups of 0, 10k and 100k members.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createApp } from '../src/app';
+import { loadConfig } from '../src/config';
+import { TenantStore } from '../src/connect/tenants';
+import { ConnectionService } from '../src/connections/service';
+import { openDatabase, type Database } from '../src/db/database';
+import { migrate } from '../src/db/migrate';
+import { createLogger } from '../src/logging/logger';
+import { SecretBox } from '../src/security/crypto';
+
+const USERS = Number(process.env.BENCH_USERS ?? 100_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
+
+interface Stats {
+  requests: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function scratchPostgres(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `ugs_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+class Client {
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  constructor(
+    private readonly port: number,
+    private readonly token: string,
+  ) {}
+
+  request(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: this.port,
+          method,
+          path,
+          agent: this.agent,
+          headers: {
+            Authorization: `Bearer ${this.token}`,
+            ...(payload ? { 'Content-Type': 'application/scim+json', 'Content-Length': Buffer.byteLength(payload) } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** Runs `next(i)` from CONCURRENCY workers for DURATION_MS (or `limit` calls) and measures each call. */
+async function measure(expectStatus: number, next: (i: number) => Promise<{ status: number }>, limit = Infinity): Promise<Stats> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let issued = 0;
+  const started = performance.now();
+  const deadline = started + DURATION_MS;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < deadline && issued < limit) {
+        const i = issued++;
+        const t0 = performance.now();
+        const res = await next(i);
+        latencies.push(performance.now() - t0);
+        if (res.status !== expectStatus) errors++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const round = (n: number) => Math.round(n * 100) / 100;
+  return {
+    requests: latencies.length,
+    requestsPerSecond: round(latencies.length / elapsed),
+    p50Ms: round(percentile(latencies, 50)),
+    p99Ms: round(percentile(latencies, 99)),
+    errors,
+  };
+}
+
+async function seedUsers(db: Database, connectionId: string, count: number): Promise<void> {
+  await db.query(
+    `INSERT INTO directory_users (connection_id, user_name, external_id, display_name, given_name, family_name, primary_email, active, resource)
+     SELECT $1, 'user' || n || '@bench.example', 'ext-' || n, 'User ' || n, 'User', 'N' || n, 'user' || n || '@bench.example', true,
+            jsonb_build_object(
+              'schemas', jsonb_build_array('urn:ietf:params:scim:schemas:core:2.0:User'),
+              'userName', 'user' || n || '@bench.example', 'externalId', 'ext-' || n, 'displayName', 'User ' || n,
+              'name', jsonb_build_object('givenName', 'User', 'familyName', 'N' || n), 'active', true,
+              'emails', jsonb_build_array(jsonb_build_object('value', 'user' || n || '@bench.example', 'type', 'work', 'primary', true)))
+       FROM generate_series(1, $2) AS n`,
+    [connectionId, count],
+  );
+  await db.query('ANALYZE directory_users');
+}
+
+async function seedGroup(db: Database, connectionId: string, name: string, members: number): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO directory_groups (connection_id, display_name, resource) VALUES ($1, $2, $3) RETURNING id`,
+    [connectionId, name, JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: name })],
+  );
+  const groupId = rows[0]!.id;
+  if (members > 0) {
+    // The first `members` users by creation order; the bench adds users from the other end.
+    await db.query(
+      `INSERT INTO directory_memberships (group_id, user_id, connection_id)
+       SELECT $2, id, $1 FROM directory_users WHERE connection_id = $1 ORDER BY created_at, id LIMIT $3`,
+      [connectionId, groupId, members],
+    );
+  }
+  await db.query('ANALYZE directory_memberships');
+  return groupId;
+}
+
+async function main(): Promise<void> {
+  const adminUrl = process.env.DATABASE_URL;
+  const scratch = adminUrl ? await scratchPostgres(adminUrl) : undefined;
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    APP_BASE_URL: 'https://bench.example.test',
+    DATA_DIR: 'memory://',
+    LOG_LEVEL: 'silent',
+    ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    SCIM_RATE_LIMIT_PER_SECOND: '0',
+    ...(scratch ? { DATABASE_URL: scratch.url } : {}),
+  });
+  const db = await openDatabase(config.database);
+  try {
+    await migrate(db);
+    const secrets = SecretBox.fromKeyList(config.encryptionKeys!);
+    const app = createApp({ config, db, logger: createLogger({ level: 'silent' }), secrets });
+    await app.ready;
+    await new TenantStore(db, secrets).createLocal({ clientKey: 'bench', baseUrl: 'https://bench.atlassian.net' });
+    const connections = new ConnectionService(db, { baseUrl: config.baseUrl, tokenGraceSeconds: 0 });
+    const { connection, token } = await connections.create({ tenantClientKey: 'bench', name: 'bench', provider: 'entra' });
+
+    const seedStarted = performance.now();
+    await seedUsers(db, connection.id, USERS);
+    const groups = {
+      members0: await seedGroup(db, connection.id, 'empty', 0),
+      members10k: await seedGroup(db, connection.id, 'ten-thousand', Math.min(10_000, USERS)),
+      members100k: await seedGroup(db, connection.id, 'hundred-thousand', USERS),
+    };
+    const seedSeconds = (performance.now() - seedStarted) / 1000;
+
+    const server = http.createServer(app.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new Client((server.address() as AddressInfo).port, token);
+    const base = `/scim/v2/${connection.id}`;
+
+    // Warm up (JIT, plan caches) before measuring.
+    for (let i = 0; i < 50; i++) await client.request('GET', `${base}/Users?filter=${encodeURIComponent(`userName eq "user${i + 1}@bench.example"`)}`);
+
+    const createUser = await measure(201, (i) =>
+      client.request('POST', `${base}/Users`, {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        userName: `new${i}@bench.example`,
+        name: { givenName: 'New', familyName: `N${i}` },
+        emails: [{ value: `new${i}@bench.example`, type: 'work', primary: true }],
+        active: true,
+      }),
+    );
+
+    const getByUserName = await measure(200, (i) => {
+      const n = 1 + ((i * 7919) % USERS);
+      return client.request('GET', `${base}/Users?filter=${encodeURIComponent(`userName eq "USER${n}@bench.example"`)}`);
+    });
+
+    // Candidates to add: users that are in none of the groups yet (the newly created ones), then the
+    // tail of the seeded ones for the 10k group. Each PATCH adds one user not yet a member.
+    const { rows: fresh } = await db.query<{ id: string }>(
+      `SELECT id FROM directory_users WHERE connection_id = $1 AND user_name LIKE 'new%' ORDER BY created_at, id`,
+      [connection.id],
+    );
+    const candidates = fresh.map((r) => r.id);
+    const patchAddMember: Record<string, Stats> = {};
+    for (const [label, groupId] of Object.entries(groups)) {
+      let next = 0;
+      patchAddMember[label] = await measure(
+        204,
+        () =>
+          client.request('PATCH', `${base}/Groups/${groupId}`, {
+            schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+            Operations: [{ op: 'Add', path: 'members', value: [{ value: candidates[next++ % candidates.length] }] }],
+          }),
+        candidates.length,
+      );
+    }
+    client.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+
+    const ratio = patchAddMember.members100k!.p50Ms / Math.max(0.001, patchAddMember.members0!.p50Ms);
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          database: db.kind,
+          usersInDirectory: USERS + createUser.requests,
+          concurrency: CONCURRENCY,
+          secondsPerMeasurement: DURATION_MS / 1000,
+          seedSeconds: Math.round(seedSeconds * 10) / 10,
+          createUser,
+          getByUserNameFilter: getByUserName,
+          patchAddOneMember: patchAddMember,
+          patch100kVs0P50Ratio: Math.round(ratio * 100) / 100,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } finally {
+    await db.close();
+    await scratch?.drop();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exit(1);
+});
