@@ -795,8 +795,23 @@
       return api('GET', '/connections/' + connectionId + '/sync').then(function (status) {
         var job = status.running || (status.queued && status.queued[0]) || status.last;
         if (!job) return stop();
-        var runId = job.progress && job.progress.runId;
         var active = job.status === 'running' || job.status === 'queued';
+        return runIdOf(job).then(function (runId) { return follow(job, runId, active); });
+      }).catch(function (error) { stop(); failed(error); });
+    }
+
+    /** The job's run: reported by the engine in the job's progress, else the connection's newest run since the job started. */
+    function runIdOf(job) {
+      if (job.progress && job.progress.runId) return Promise.resolve(job.progress.runId);
+      if (!job.startedAt) return Promise.resolve(null);
+      return api('GET', '/runs' + qs({ connectionId: connectionId, limit: 1 })).then(function (body) {
+        var run = body.runs[0];
+        return run && new Date(run.startedAt) >= new Date(new Date(job.startedAt).getTime() - 1000) ? run.id : null;
+      });
+    }
+
+    function follow(job, runId, active) {
+      {
         if (!runId) {
           setProgress(active ? 5 : 100, job.status, job.progress ? job.progress.phase : null, job.lastError || '');
           if (!active) stop();
@@ -820,7 +835,7 @@
             if (shownRun !== run.id) { shownRun = run.id; return showPlan(run); }
           }
         });
-      }).catch(function (error) { stop(); failed(error); });
+      }
     }
 
     function start() {

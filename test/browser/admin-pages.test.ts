@@ -1,0 +1,253 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
+import { createApp } from '../../src/app';
+import { JobsService, jobsOptionsFrom } from '../../src/jobs/service';
+import { SecretBox } from '../../src/security/crypto';
+import { createSyncEngine } from '../../src/sync/runs';
+import { TargetStore } from '../../src/targets/store';
+import { projectRoot } from '../../src/db/migrate';
+import { FakeJiraCloud } from '../fakes/fake-jira-cloud';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { silentLogger, testConfig } from '../helpers/runtime';
+
+/**
+ * The admin pages in Debian's chromium, through the /dev stand-in Jira host, against the real app on a random
+ * port over a test database, with the sync worker running and a fake Jira Cloud on loopback as the target.
+ * One browser and one page for the whole file. Screenshots of every page go to test-artifacts/screenshots/.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOTS = path.join(projectRoot(), 'test-artifacts', 'screenshots');
+const haveChromium = fs.existsSync(CHROMIUM);
+const describeIfChromium = haveChromium ? describe : describe.skip;
+if (!haveChromium) console.warn(`Browser tests skipped: no chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+
+jest.setTimeout(180_000);
+
+describeIfChromium('admin pages in a browser', () => {
+  let tdb: TestDatabase;
+  let server: http.Server;
+  let baseUrl: string;
+  let jira: FakeJiraCloud;
+  let jobs: JobsService;
+  let browser: BrowserContext;
+  let page: Page;
+  let userDataDir: string;
+
+  beforeAll(async () => {
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    tdb = await createTestDatabase();
+    jira = new FakeJiraCloud({ credentials: { 'admin@example.com': 'jira-token' } });
+    await jira.start();
+    const config = testConfig({ DEV_HOST_ENABLED: 'true', JOBS_POLL_MS: '200' });
+    const secrets = SecretBox.fromKeyList(config.encryptionKeys!);
+    const logger = silentLogger();
+    const targets = new TargetStore(tdb.db, secrets);
+    const engine = createSyncEngine({
+      db: tdb.db,
+      logger,
+      resolveTargets: async (tenantId) =>
+        Promise.all(
+          (await targets.list(tenantId)).map(async (t) => ({
+            targetId: t.id,
+            kind: t.kind,
+            target: await targets.open(tenantId, t.id),
+            sharesDirectoryWith: t.sharesDirectoryWith ?? undefined,
+          })),
+        ),
+    });
+    jobs = new JobsService(
+      tdb.db,
+      async (job) => {
+        const result = await engine.startRun({ connectionId: job.connectionId, tenantId: job.tenantId, trigger: job.trigger, mode: job.mode, dryRun: job.dryRun });
+        await job.reportProgress({ phase: 'done', runId: result.runId });
+      },
+      { ...jobsOptionsFrom(config), scheduler: false, pollMs: 200 },
+      logger,
+    );
+    const app = createApp({ config, db: tdb.db, logger, secrets, web: { jobs, engine } });
+    await app.ready;
+    jobs.start();
+    server = http.createServer(app.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ugs-chromium-'));
+    // A fresh profile per run (playwright passes it to chromium as --user-data-dir).
+    browser = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    // Nothing but loopback: Atlassian's all.js is never requested by /dev frames; block anything else outright.
+    await page.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort());
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await jobs?.stop();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await jira?.stop();
+    await tdb?.destroy();
+    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  /** Opens an admin page in the dev host and returns its frame once the page's script has loaded its data. */
+  async function open(key: string): Promise<Frame> {
+    await page.goto(`${baseUrl}/dev?page=${key}`);
+    const frame = page.frameLocator('#app-frame');
+    await frame.locator('body[data-ready="true"]').waitFor({ timeout: 30_000 });
+    return page.frames().find((f) => f.url().includes('ugs-dev=1'))!;
+  }
+
+  const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+  let connectionId = '';
+  let scimToken = '';
+
+  it('adds a miniOrange connection and shows its SCIM base URL and token once', async () => {
+    const frame = await open('ugs-idps');
+    await frame.getByRole('button', { name: 'Add New App' }).click();
+    // miniOrange is the first provider and chosen by default.
+    await expect(frame.locator('#provider-choices input').first().getAttribute('value')).resolves.toBe('miniorange');
+    expect(await frame.locator('#provider-miniorange').isChecked()).toBe(true);
+    // An empty name is refused next to the field.
+    await frame.getByRole('button', { name: 'Create app' }).click();
+    await frame.locator('.error[data-error-for="name"]').waitFor();
+    await frame.getByLabel('App name').fill('miniOrange production');
+    await frame.getByRole('button', { name: 'Create app' }).click();
+    await frame.locator('#secret-panel:not([hidden])').waitFor();
+    scimToken = await frame.locator('#scim-token').inputValue();
+    const scimBaseUrl = await frame.locator('#scim-base-url').inputValue();
+    expect(scimToken.length).toBeGreaterThan(30);
+    connectionId = /\/scim\/v2\/([0-9a-f-]{36})$/.exec(scimBaseUrl)![1]!;
+    await shot('01-configured-idps');
+    await frame.getByRole('button', { name: 'Done' }).click();
+    await frame.getByRole('cell', { name: 'miniOrange production', exact: true }).waitFor();
+  });
+
+  it('receives users and groups from the IdP over SCIM with that token', async () => {
+    const scim = async (resource: string, body: unknown) => {
+      const res = await fetch(`${baseUrl}/scim/v2/${connectionId}/${resource}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${scimToken}`, 'content-type': 'application/scim+json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(201);
+      return (await res.json()) as { id: string };
+    };
+    const schema = 'urn:ietf:params:scim:schemas:core:2.0:';
+    const ada = await scim('Users', { schemas: [`${schema}User`], userName: 'ada@example.com', name: { givenName: 'Ada', familyName: 'Lovelace' }, emails: [{ value: 'ada@example.com', primary: true }], active: true });
+    const alan = await scim('Users', { schemas: [`${schema}User`], userName: 'alan@example.com', emails: [{ value: 'alan@example.com', primary: true }], active: true });
+    await scim('Groups', { schemas: [`${schema}Group`], displayName: 'Engineering', members: [{ value: ada.id }, { value: alan.id }] });
+  });
+
+  it('adds the fake Jira Cloud as a target and tests the connection', async () => {
+    const frame = await open('ugs-targets');
+    await frame.getByRole('button', { name: 'Add target' }).click();
+    await frame.getByLabel('Product', { exact: true }).selectOption('jira-cloud');
+    await frame.getByLabel('Name', { exact: true }).fill('Jira');
+    await frame.getByLabel('Base URL').fill(jira.baseUrl);
+    await frame.getByLabel('Site-admin email').fill('admin@example.com');
+    await frame.getByLabel('API token').fill('jira-token');
+    await frame.getByRole('button', { name: 'Save target' }).click();
+    await frame.getByRole('cell', { name: 'Jira', exact: true }).waitFor();
+    await frame.getByRole('button', { name: 'Test connection' }).click();
+    await frame.locator('#target-test-result .aui-message-success').waitFor();
+    await shot('02-targets');
+  });
+
+  it('shows the user sync settings and refuses an invalid regex inline without saving', async () => {
+    const frame = await open('ugs-user-sync');
+    await frame.getByLabel('Username pattern (regex)').fill('([a-z');
+    await frame.getByRole('button', { name: 'Save user sync settings' }).click();
+    await frame.locator('.error[data-error-for^="user.usernameTransform"]').waitFor();
+    await frame.getByLabel('Username pattern (regex)').fill('');
+    await shot('03-user-sync');
+  });
+
+  it('configures a manual group mapping', async () => {
+    const frame = await open('ugs-group-sync');
+    await frame.locator('label[for="mapping-manual"]').click();
+    await frame.getByRole('button', { name: 'Add mapping' }).click();
+    await frame.getByLabel('IdP group', { exact: true }).fill('Engineering');
+    await frame.getByLabel('Target groups', { exact: true }).fill('jira-engineering');
+    await frame.getByRole('button', { name: 'Save group sync settings' }).click();
+    await frame.locator('#page-message .aui-message-success').waitFor();
+    await shot('04-group-sync');
+    // The on-the-fly preview shows what a name becomes and whether the filters keep it.
+    await frame.locator('label[for="mapping-otf"]').click();
+    await frame.getByLabel('Rename pattern (regex)').fill('^(.*)$');
+    await frame.getByLabel('Replacement ($1 …)').fill('idp-$1');
+    await frame.getByLabel('Exclude IdP groups matching (one regex a line)').last().fill('^Temp');
+    await frame.getByLabel('Try a group name').fill('Temp staff');
+    await frame.locator('#preview-table td', { hasText: 'idp-Engineering' }).waitFor();
+    await frame.locator('#preview-table tr', { hasText: 'Temp staff' }).locator('.ugs-dropped').waitFor();
+    await shot('05-group-sync-preview');
+  });
+
+  it('saves a schedule and shows its next runs', async () => {
+    const frame = await open('ugs-schedule');
+    await frame.getByLabel('Run a full sync').selectOption('daily');
+    await frame.getByLabel('At (HH:MM)').fill('02:30');
+    await frame.getByLabel('Time zone').fill('Europe/Berlin');
+    await frame.getByRole('button', { name: 'Save schedule' }).click();
+    await frame.locator('#page-message .aui-message-success').waitFor();
+    expect(await frame.locator('#next-runs li').count()).toBe(5);
+    await shot('06-schedule');
+  });
+
+  it('runs a dry run that shows the plan and changes nothing, then a Synchronize whose progress reaches done', async () => {
+    const frame = await open('ugs-synchronize');
+    await frame.getByRole('button', { name: 'Dry run' }).click();
+    await frame.locator('#plan-panel:not([hidden])').waitFor({ timeout: 60_000 });
+    expect(await frame.locator('#sync-state').textContent()).toBe('succeeded');
+    expect(await frame.locator('#plan-table tbody tr').count()).toBeGreaterThan(0);
+    expect(jira.userByEmail('ada@example.com')).toBeUndefined();
+    await shot('07-dry-run');
+
+    await frame.getByRole('button', { name: 'Synchronize', exact: true }).click();
+    await frame.locator('#plan-heading', { hasText: 'Changes' }).waitFor({ timeout: 60_000 });
+    expect(await frame.locator('#sync-state').textContent()).toBe('succeeded');
+    expect(await frame.locator('#sync-progress').getAttribute('aria-valuenow')).toBe('100');
+    await shot('08-synchronize-done');
+
+    const ada = jira.userByEmail('ada@example.com');
+    expect(ada).toBeDefined();
+    expect(jira.groupByName('jira-engineering')?.members.has(ada!.accountId)).toBe(true);
+  });
+
+  it('opens the run in the history with its operations, and the audit log shows the admin changes', async () => {
+    const frame = await open('ugs-history');
+    await frame.getByRole('button', { name: 'Open run' }).first().click();
+    await frame.locator('#run-detail:not([hidden])').waitFor();
+    await frame.locator('#ops-table tbody tr td', { hasText: 'succeeded' }).first().waitFor();
+    expect(await frame.locator('#run-summary').textContent()).toContain('manual');
+    await frame.locator('#audit-table td', { hasText: 'connection.create' }).waitFor();
+    await frame.locator('#audit-table td', { hasText: 'settings.update' }).first().waitFor();
+    // Filters: no failed real runs.
+    await frame.getByLabel('Status').first().selectOption('failed');
+    await frame.getByRole('button', { name: 'Filter' }).click();
+    await frame.locator('#runs-table td', { hasText: 'No runs match.' }).waitFor();
+    await shot('09-history');
+  });
+
+  it('can be used with the keyboard: the page tabs are reachable and labelled', async () => {
+    const frame = await open('ugs-idps');
+    await frame.locator('a[data-module="ugs-idps"]').focus();
+    await page.keyboard.press('Tab');
+    expect(await frame.evaluate('document.activeElement && document.activeElement.textContent')).toBe('Targets');
+    // Every form control has a label (for=id, aria-label, or a wrapping label).
+    const unlabelled = await frame.evaluate(`Array.from(document.querySelectorAll('input:not([type="hidden"]), select, textarea')).filter(function (el) {
+      var id = el.getAttribute('id');
+      return !(id && document.querySelector('label[for="' + id + '"]')) && !el.getAttribute('aria-label') && !el.closest('label');
+    }).length`);
+    expect(unlabelled).toBe(0);
+  });
+});
