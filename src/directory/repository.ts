@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
 import type { Database, Queryable } from '../db/database';
 import { recordChanges, type NewChange } from './changes';
@@ -294,7 +295,7 @@ export class DirectoryRepository {
         existing.familyName === user.familyName &&
         existing.primaryEmail === user.primaryEmail &&
         existing.active === user.active &&
-        JSON.stringify(existing.resource) === JSON.stringify(user.resource);
+        isDeepStrictEqual(existing.resource, user.resource);
       if (same) return { user: existing, action: 'unchanged' as const };
       return { user: await tx.updateUser(connectionId, existing.id, user, origin), action: 'updated' as const };
     });
@@ -388,7 +389,7 @@ export class DirectoryRepository {
       const same =
         existing.displayName === group.displayName &&
         existing.externalId === group.externalId &&
-        JSON.stringify(existing.resource) === JSON.stringify(group.resource);
+        isDeepStrictEqual(existing.resource, group.resource);
       if (same) return { group: existing, action: 'unchanged' as const };
       return { group: await tx.updateGroup(connectionId, existing.id, group, origin), action: 'updated' as const };
     });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config';
 import { ConnectionService, type AuthenticatedConnection } from '../connections/service';
@@ -353,7 +354,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
         checkIfMatch(req, existing.version);
         const write = userWrite(coerceResource(USER_KIND, applyPatch(USER_KIND, existing.resource, operations)));
         // A PATCH that changes nothing writes nothing and wakes no sync.
-        if (JSON.stringify(write.resource) === JSON.stringify(existing.resource)) return existing;
+        if (isDeepStrictEqual(write.resource, existing.resource)) return existing;
         return tx.updateUser(scim.connectionId, id, write);
       });
       await respondUser(req, res, scim, user, 200);
@@ -439,7 +440,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
         }
         if (attributeOperations.length > 0) {
           const { group: write } = coerceGroup(applyPatch(GROUP_KIND, existing.resource, attributeOperations));
-          if (JSON.stringify(write.resource) !== JSON.stringify(existing.resource)) await tx.updateGroup(scim.connectionId, id, write);
+          if (!isDeepStrictEqual(write.resource, existing.resource)) await tx.updateGroup(scim.connectionId, id, write);
         }
         return (await tx.getGroup(scim.connectionId, id))!;
       });

@@ -40,7 +40,7 @@ export class ScimFixture {
       level: 'info',
       destination: { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) },
     });
-    const runtime = await testApp(t.db, { SCIM_RATE_LIMIT_PER_SECOND: '0', ...env }, logger);
+    const runtime = await testApp(t.db, { SCIM_RATE_LIMIT_PER_SECOND: '0', SCIM_AUTH_CACHE_SECONDS: '0', ...env }, logger);
     const connections = new ConnectionService(t.db, { baseUrl: runtime.config.baseUrl, tokenGraceSeconds: 60 });
     return new ScimFixture(t, runtime.app, connections, new TenantStore(t.db, runtime.secrets), logLines);
   }
