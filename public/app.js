@@ -757,7 +757,10 @@
   var PHASES = { reading_directory: 'Reading the IdP directory', reading_targets: 'Reading the targets', planning: 'Planning', awaiting_confirmation: 'Waiting for confirmation', applying: 'Applying changes', done: 'Done', failed: 'Failed' };
 
   function opLabel(op) {
-    var who = op.groupName || (op.detail && (op.detail.userName || op.detail.email || op.detail.name)) || op.accountId || '';
+    var d = op.detail || {};
+    var account = d.account || {};
+    var user = d.userName || d.email || account.userName || account.emailAddress || account.email || op.accountId || '';
+    var who = op.groupName ? op.groupName + (user && op.kind.indexOf('member') >= 0 ? ' ← ' + user : '') : user || d.projectKey || '';
     return { change: op.kind.replace(/_/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase(), who: String(who) };
   }
 
@@ -765,6 +768,8 @@
     var connectionId = null;
     var poll = null;
     var shownRun = null;
+    var targetNames = {};
+    api('GET', '/targets').then(function (body) { body.targets.forEach(function (t) { targetNames[t.id] = t.name; }); }).catch(function () {});
 
     function setProgress(percent, state, phase, counts) {
       $('#sync-status').hidden = false;
@@ -786,7 +791,7 @@
         tbody.textContent = '';
         body.ops.forEach(function (op) {
           var label = opLabel(op);
-          tbody.appendChild(h('tr', {}, h('td', {}, op.seq), h('td', {}, label.change), h('td', {}, label.who), h('td', {}, op.targetId), h('td', {}, op.status)));
+          tbody.appendChild(h('tr', {}, h('td', {}, op.seq), h('td', {}, label.change), h('td', {}, label.who), h('td', {}, targetNames[op.targetId] || op.targetId), h('td', {}, op.status)));
         });
       });
     }
