@@ -82,7 +82,7 @@ export async function openDatabase(database: Config['database'], options: OpenOp
 async function openEmbedded(dataDir: string, options: OpenOptions): Promise<Database> {
   // Loaded lazily: a Postgres deployment never pays for the WASM build.
   const { PGlite } = await import('@electric-sql/pglite');
-  const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
+  const { createPgConfig, PglitePgConnection } = await import('@electric-sql/pglite/node-postgres');
 
   let releaseLock: () => Promise<void> = async () => undefined;
   let storage = dataDir;
@@ -108,8 +108,17 @@ async function openEmbedded(dataDir: string, options: OpenOptions): Promise<Data
 
   try {
     const lite = await PGlite.create(storage);
-    // pool size 1: PGlite is a single connection; more would interleave transactions.
-    const pool = new pg.Pool({ ...createPgConfig(lite), max: 1 } as pg.PoolConfig);
+    // createPgConfig shares ONE connection object between every client the pool makes. pg-pool destroys a
+    // client whose query failed (pool.query releases it with the error), which ends that shared object,
+    // and every later query then fails with "Connection terminated unexpectedly". Each client gets a
+    // connection object of its own instead; they all speak to the same PGlite session.
+    class EmbeddedClient extends pg.Client {
+      constructor(options: pg.ClientConfig = {}) {
+        super({ ...options, connection: new PglitePgConnection({ pglite: lite }) } as pg.ClientConfig);
+      }
+    }
+    // pool size 1: PGlite is a single session; more clients would interleave transactions.
+    const pool = new pg.Pool({ ...createPgConfig(lite), max: 1, Client: EmbeddedClient } as pg.PoolConfig);
     pool.on('error', () => undefined);
     return wrap('pglite', pool, async () => {
       await lite.close();

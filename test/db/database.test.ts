@@ -29,6 +29,22 @@ describe(`database layer (${usingPostgres ? 'Postgres' : 'PGlite'})`, () => {
     expect(rows.map((r) => r.key)).toEqual(['kept']);
   });
 
+  it('keeps working after failed queries, inside and outside transactions', async () => {
+    await t.db.query("INSERT INTO connect_store (client_key, key, value) VALUES ($1, $2, '1')", ['dup', 'k']);
+    await expect(
+      t.db.query("INSERT INTO connect_store (client_key, key, value) VALUES ($1, $2, '1')", ['dup', 'k']),
+    ).rejects.toThrow(/duplicate key/);
+    await expect(t.db.query('SELECT $1::int AS n', ['not a number'])).rejects.toThrow();
+    await expect(
+      t.db.transaction(async (client) => {
+        await client.query("INSERT INTO connect_store (client_key, key, value) VALUES ($1, $2, '1')", ['dup', 'k']);
+      }),
+    ).rejects.toThrow(/duplicate key/);
+    await expect(t.db.pool.query('SELECT $1::int AS n', ['still not'])).rejects.toThrow();
+    const { rows } = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM connect_store WHERE client_key = $1', ['dup']);
+    expect(rows[0]!.n).toBe(1);
+  });
+
   it('returns bigint counts as numbers', async () => {
     const { rows } = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM tenants');
     expect(rows[0]!.n).toBe(0);
