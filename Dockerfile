@@ -20,6 +20,7 @@ COPY --from=build /app/dist/src ./dist/src
 COPY atlassian-connect.json config.json ./
 COPY migrations ./migrations
 COPY views ./views
+COPY public ./public
 RUN mkdir -p /app/data && chown -R node:node /app/data
 USER node
 EXPOSE 3000
