@@ -191,12 +191,15 @@ export class ConnectionService {
     });
   }
 
-  /** Revokes one token, or every token of the connection; returns how many were revoked. */
+  /** Revokes one token, or every still-valid token of the connection; returns how many were revoked. */
   async revokeTokens(id: string, tokenId?: string): Promise<number> {
     await this.require(id);
     const { rowCount } = tokenId
       ? await this.db.query('UPDATE connection_tokens SET revoked_at = now() WHERE connection_id = $1 AND id = $2 AND revoked_at IS NULL', [id, tokenId])
-      : await this.db.query('UPDATE connection_tokens SET revoked_at = now() WHERE connection_id = $1 AND revoked_at IS NULL', [id]);
+      : await this.db.query(
+          'UPDATE connection_tokens SET revoked_at = now() WHERE connection_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())',
+          [id],
+        );
     return rowCount ?? 0;
   }
 
