@@ -37,6 +37,10 @@ export function emptyCounts(): ImportCounts {
 const CHANGE_CHUNK = 5000;
 const REMOVE_CHUNK = 1000;
 const MAX_CONFLICT_NOTES = 20;
+/** Staged member rows kept in memory before one INSERT writes them. */
+const STAGE_BUFFER = 5000;
+/** Groups whose memberships one transaction replaces. */
+const GROUPS_PER_REPLACE = 100;
 
 async function recordInChunks(client: Queryable, changes: NewChange[]): Promise<void> {
   for (let i = 0; i < changes.length; i += CHANGE_CHUNK) await recordChanges(client, changes.slice(i, i + CHANGE_CHUNK));
@@ -303,64 +307,105 @@ export class DirectoryImport {
     });
   }
 
-  /** Stages a slice of a group's members (IdP user ids) as the source streams them. */
-  async stageMembers(groupId: string, userExternalIds: string[]): Promise<void> {
-    if (userExternalIds.length === 0) return;
+  /** Members waiting to be written to the staging table, across groups (flushed at STAGE_BUFFER rows). */
+  private stagedGroupIds: string[] = [];
+  private stagedExternalIds: string[] = [];
+  /** Groups whose members are all staged and whose memberships can now be replaced. */
+  private completedGroups: string[] = [];
+
+  /** Adds members (IdP user ids) of a group as the source streams them. */
+  async addMembers(groupId: string, userExternalIds: string[]): Promise<void> {
+    for (const id of userExternalIds) {
+      this.stagedGroupIds.push(groupId);
+      this.stagedExternalIds.push(id);
+    }
+    if (this.stagedExternalIds.length >= STAGE_BUFFER) await this.writeStaged();
+  }
+
+  /** Every member of the group has been added: its memberships are replaced at the next flush. */
+  async completeGroup(groupId: string): Promise<void> {
+    this.completedGroups.push(groupId);
+    if (this.completedGroups.length >= GROUPS_PER_REPLACE) await this.flushMemberships();
+  }
+
+  /** Writes what is staged and replaces the memberships of every completed group. */
+  async flushMemberships(): Promise<void> {
+    await this.writeStaged();
+    const groupIds = this.completedGroups;
+    this.completedGroups = [];
+    if (groupIds.length > 0) await this.replaceMembers(groupIds);
+  }
+
+  private async writeStaged(): Promise<void> {
+    if (this.stagedExternalIds.length === 0) return;
+    const groupIds = this.stagedGroupIds;
+    const externalIds = this.stagedExternalIds;
+    this.stagedGroupIds = [];
+    this.stagedExternalIds = [];
     await this.db.query(
       `INSERT INTO pull_staged_members (pull_id, connection_id, group_id, user_external_id)
-       SELECT $1, $2, $3, unnest($4::text[])`,
-      [this.pullId, this.connectionId, groupId, userExternalIds],
+       SELECT $1, $2, t.group_id, t.user_external_id FROM unnest($3::uuid[], $4::text[]) AS t(group_id, user_external_id)`,
+      [this.pullId, this.connectionId, groupIds, externalIds],
     );
   }
 
   /**
-   * Makes the group's memberships exactly the staged members that are directory users of this
-   * connection, in one transaction with its outbox entries; then drops the staged rows.
+   * Makes each group's memberships exactly its staged members that are directory users of this
+   * connection — set-based over many groups at once, in one transaction with the outbox entries — then
+   * drops the staged rows.
    */
-  async replaceMembers(groupId: string): Promise<void> {
+  private async replaceMembers(groupIds: string[]): Promise<void> {
     await this.db.transaction(async (client) => {
-      const staged = `SELECT u.id AS user_id
+      const wanted = `SELECT DISTINCT s.group_id, u.id AS user_id
                         FROM pull_staged_members s
                         JOIN directory_users u ON u.connection_id = $2 AND u.external_id = s.user_external_id
-                       WHERE s.pull_id = $1 AND s.group_id = $3`;
-      const added = await client.query<{ user_id: string }>(
+                       WHERE s.pull_id = $1 AND s.group_id = ANY($3::uuid[])`;
+      const added = await client.query<{ group_id: string; user_id: string }>(
         `INSERT INTO directory_memberships (group_id, user_id, connection_id)
-         SELECT DISTINCT $3::uuid, w.user_id, $2::uuid FROM (${staged}) w
+         SELECT w.group_id, w.user_id, $2::uuid FROM (${wanted}) w
          ON CONFLICT DO NOTHING
-         RETURNING user_id`,
-        [this.pullId, this.connectionId, groupId],
+         RETURNING group_id, user_id`,
+        [this.pullId, this.connectionId, groupIds],
       );
-      const removed = await client.query<{ user_id: string }>(
+      const removed = await client.query<{ group_id: string; user_id: string }>(
         `DELETE FROM directory_memberships m
-          WHERE m.group_id = $3 AND m.connection_id = $2
-            AND NOT EXISTS (SELECT 1 FROM (${staged}) w WHERE w.user_id = m.user_id)
-         RETURNING m.user_id`,
-        [this.pullId, this.connectionId, groupId],
+          WHERE m.group_id = ANY($3::uuid[]) AND m.connection_id = $2
+            AND NOT EXISTS (
+              SELECT 1 FROM pull_staged_members s
+                JOIN directory_users u ON u.connection_id = $2 AND u.external_id = s.user_external_id
+               WHERE s.pull_id = $1 AND s.group_id = m.group_id AND u.id = m.user_id)
+         RETURNING m.group_id, m.user_id`,
+        [this.pullId, this.connectionId, groupIds],
       );
       const unresolved = await client.query<{ count: number }>(
-        `SELECT count(DISTINCT s.user_external_id)::int AS count
-           FROM pull_staged_members s
-          WHERE s.pull_id = $1 AND s.group_id = $3
-            AND NOT EXISTS (SELECT 1 FROM directory_users u WHERE u.connection_id = $2 AND u.external_id = s.user_external_id)`,
-        [this.pullId, this.connectionId, groupId],
+        `SELECT count(*)::int AS count FROM (
+           SELECT DISTINCT s.group_id, s.user_external_id
+             FROM pull_staged_members s
+            WHERE s.pull_id = $1 AND s.group_id = ANY($3::uuid[])
+              AND NOT EXISTS (SELECT 1 FROM directory_users u WHERE u.connection_id = $2 AND u.external_id = s.user_external_id)) x`,
+        [this.pullId, this.connectionId, groupIds],
       );
       this.counts.memberships.added += added.rows.length;
       this.counts.memberships.removed += removed.rows.length;
       this.counts.memberships.unresolved += unresolved.rows[0]?.count ?? 0;
-      if (added.rows.length + removed.rows.length > 0) {
-        // The group's membership is part of the group resource (SCIM ETag): its version moves with it.
-        await client.query('UPDATE directory_groups SET version = version + 1, updated_at = now() WHERE id = $1 AND connection_id = $2', [groupId, this.connectionId]);
+      const changedGroups = [...new Set([...added.rows, ...removed.rows].map((r) => r.group_id))];
+      if (changedGroups.length > 0) {
+        // A group's members are part of the group resource (SCIM ETag): its version moves with them.
+        await client.query('UPDATE directory_groups SET version = version + 1, updated_at = now() WHERE connection_id = $1 AND id = ANY($2::uuid[])', [
+          this.connectionId,
+          changedGroups,
+        ]);
       }
-      const membership = (userId: string, action: 'added' | 'removed'): NewChange => ({
+      const membership = (row: { group_id: string; user_id: string }, action: 'added' | 'removed'): NewChange => ({
         connectionId: this.connectionId,
         entity: 'membership',
-        entityId: groupId,
-        memberId: userId,
+        entityId: row.group_id,
+        memberId: row.user_id,
         action,
         origin: 'pull',
       });
-      await recordInChunks(client, [...added.rows.map((r) => membership(r.user_id, 'added')), ...removed.rows.map((r) => membership(r.user_id, 'removed'))]);
-      await client.query('DELETE FROM pull_staged_members WHERE pull_id = $1 AND group_id = $2', [this.pullId, groupId]);
+      await recordInChunks(client, [...added.rows.map((r) => membership(r, 'added')), ...removed.rows.map((r) => membership(r, 'removed'))]);
+      await client.query('DELETE FROM pull_staged_members WHERE pull_id = $1 AND group_id = ANY($2::uuid[])', [this.pullId, groupIds]);
     });
   }
 
@@ -396,6 +441,9 @@ export class DirectoryImport {
 
   /** Drops whatever this pull staged and did not finish (a failed or aborted pull). */
   async discardStaged(): Promise<void> {
+    this.stagedGroupIds = [];
+    this.stagedExternalIds = [];
+    this.completedGroups = [];
     await this.db.query('DELETE FROM pull_staged_members WHERE pull_id = $1', [this.pullId]);
   }
 }

@@ -115,14 +115,15 @@ export async function pullConnection(deps: PullDeps, connectionId: string, optio
       for await (const member of source.groupMembers(externalId)) {
         members.push(member);
         if (members.length >= MEMBER_CHUNK) {
-          await importer.stageMembers(groupId, members);
+          await importer.addMembers(groupId, members);
           members = [];
         }
       }
-      await importer.stageMembers(groupId, members);
-      await importer.replaceMembers(groupId);
-      if (index % 20 === 19) await heartbeat();
+      await importer.addMembers(groupId, members);
+      await importer.completeGroup(groupId);
+      if (index % 50 === 49) await heartbeat();
     }
+    await importer.flushMemberships();
 
     // Everything was read: now, and only now, what the IdP no longer lists is gone.
     options.signal?.throwIfAborted();

@@ -105,8 +105,9 @@ describe('directory import (the landing of pulled data)', () => {
     const pull = await newPull();
     await pull.upsertUsers([user(1)]);
     const [landed] = await pull.upsertGroups([{ externalId: 'g1', displayName: 'team' }]);
-    await pull.stageMembers(landed!.groupId, ['ext-1', 'ext-unknown', 'ext-1']);
-    await pull.replaceMembers(landed!.groupId);
+    await pull.addMembers(landed!.groupId, ['ext-1', 'ext-unknown', 'ext-1']);
+    await pull.completeGroup(landed!.groupId);
+    await pull.flushMemberships();
     expect(pull.counts.memberships).toEqual({ added: 1, removed: 0, unresolved: 1 });
     const { rows } = await db().query<{ version: number }>('SELECT version FROM directory_groups WHERE id = $1', [landed!.groupId]);
     expect(rows[0]!.version).toBe(2);
@@ -118,8 +119,9 @@ describe('directory import (the landing of pulled data)', () => {
     await pull.upsertUsers(many);
     expect(pull.counts.users.created).toBe(3000);
     const [landed] = await pull.upsertGroups([{ externalId: 'g-all', displayName: 'all' }]);
-    await pull.stageMembers(landed!.groupId, many.map((u) => u.externalId));
-    await pull.replaceMembers(landed!.groupId);
+    await pull.addMembers(landed!.groupId, many.map((u) => u.externalId));
+    await pull.completeGroup(landed!.groupId);
+    await pull.flushMemberships();
     expect(pull.counts.memberships.added).toBe(3000);
     expect((await changeCounts(db(), connectionId))['membership:added']).toBe(3000);
   });
