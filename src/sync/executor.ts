@@ -116,7 +116,7 @@ async function flushRecords(ctx: ExecutorContext, records: OpRecord[]): Promise<
       await client.query(
         `UPDATE sync_ops o SET status = d.status, error = d.error, result = d.result::jsonb, finished_at = now()
            FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS d(id, status, error, result)
-          WHERE o.run_id = $1 AND o.id = d.id`,
+          WHERE o.id = ANY($2::bigint[]) AND o.id = d.id AND o.run_id = $1`,
         [
           ctx.runId,
           done.map((d) => d.opId),
@@ -158,11 +158,17 @@ export async function executePlan(ctx: ExecutorContext, stored: StoredOp[]): Pro
   const summary: ExecutionSummary = { succeeded: 0, failed: 0, skipped: 0, writeCalls: 0 };
   const base = { tenantId: ctx.tenantId, connectionId: ctx.connectionId };
 
+  // Outcomes are not awaited one by one: the worker moves on, and each step ends by waiting for all of them
+  // (dependants only ever run in a later step). A crash before an outcome lands leaves the op 'running',
+  // which recovery reports as outcome unknown: still an accurate trail.
+  let outcomes: Array<Promise<void>> = [];
   const finish = async (item: StoredOp, record: Omit<DoneRecord, 'type' | 'opId'>) => {
     statusByKey.set(item.op.key, record.status);
     summary[record.status] += 1;
     if (record.writeCall) summary.writeCalls += 1;
-    await recorder.add({ type: 'done', opId: item.id, ...record });
+    const landed = recorder.add({ type: 'done', opId: item.id, ...record });
+    landed.catch(() => undefined); // observed below, at the end of the step
+    outcomes.push(landed);
   };
   const skip = (item: StoredOp, reason: string) =>
     finish(item, { status: 'skipped', error: reason, result: null, writeCall: false });
@@ -276,6 +282,9 @@ export async function executePlan(ctx: ExecutorContext, stored: StoredOp[]): Pro
       else byTarget.set(item.op.executeOn, [item]);
     }
     await Promise.all([...byTarget.values()].map((items) => mapConcurrent(items, ctx.concurrencyPerTarget, runOne)));
+    const landing = outcomes;
+    outcomes = [];
+    await Promise.all(landing);
   }
   return summary;
 }

@@ -383,12 +383,13 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       read = await readTargetFull(target, relevant, readConcurrency);
     } else {
       const linkByUser = new Map(links.map((l) => [l.directoryUserId, l]));
+      const inDirectory = new Set(desired.accounts.map((a) => a.userId));
       const lookups = [
         ...desired.accounts.map((a) => {
           const link = linkByUser.get(a.userId);
           return { accountId: link?.state !== 'pending' ? (link?.accountId ?? null) : null, email: a.email };
         }),
-        ...links.filter((l) => !desired.accounts.some((a) => a.userId === l.directoryUserId)).map((l) => ({ accountId: l.accountId, email: null })),
+        ...links.filter((l) => !inDirectory.has(l.directoryUserId)).map((l) => ({ accountId: l.accountId, email: null })),
       ];
       read = await readTargetForUsers(target, lookups, readConcurrency);
     }

@@ -17,13 +17,11 @@ interface UserRow {
   given_name: string | null;
   family_name: string | null;
   active: boolean;
-  created_at: Date;
 }
 
 interface GroupRow {
   id: string;
   display_name: string;
-  created_at: Date;
 }
 
 interface MemberRow {
@@ -31,7 +29,7 @@ interface MemberRow {
   user_id: string;
 }
 
-const USER_COLUMNS = 'id, user_name, primary_email, display_name, given_name, family_name, active, created_at';
+const USER_COLUMNS = 'id, user_name, primary_email, display_name, given_name, family_name, active';
 
 function toUser(row: UserRow): SnapshotUser {
   return {
@@ -45,50 +43,72 @@ function toUser(row: UserRow): SnapshotUser {
   };
 }
 
-/** The whole directory of a connection. */
-export async function readDirectory(db: Queryable, connectionId: string): Promise<DirectorySnapshot> {
-  const users: SnapshotUser[] = [];
-  let cursor: { createdAt: Date; id: string } | null = null;
+/**
+ * Pages through `table` in (created_at, id) order. The cursor's timestamp travels as text: a JS Date keeps
+ * milliseconds only, and rows written in one statement share a microsecond timestamp, so a Date cursor would
+ * return the same page for ever.
+ */
+async function readPaged<R extends { id: string; cursor_at: string }>(
+  db: Queryable,
+  table: 'directory_users' | 'directory_groups',
+  columns: string,
+  connectionId: string,
+  pageSize: number,
+): Promise<R[]> {
+  const all: R[] = [];
+  let cursor: { at: string; id: string } | null = null;
   for (;;) {
-    const rows: UserRow[] = (await db.query<UserRow>(
-      `SELECT ${USER_COLUMNS} FROM directory_users
-        WHERE connection_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
-        ORDER BY created_at, id LIMIT ${PAGE}`,
-      [connectionId, cursor?.createdAt ?? null, cursor?.id ?? null],
-    )).rows;
-    users.push(...rows.map(toUser));
-    if (rows.length < PAGE) break;
-    const last: { created_at: Date; id: string } = rows[rows.length - 1]!;
-    cursor = { createdAt: last.created_at, id: last.id };
+    const page: R[] = cursor
+      ? (
+          await db.query<R>(
+            `SELECT ${columns}, created_at::text AS cursor_at FROM ${table}
+              WHERE connection_id = $1 AND (created_at, id) > ($2::timestamptz, $3::uuid)
+              ORDER BY created_at, id LIMIT ${pageSize}`,
+            [connectionId, cursor.at, cursor.id],
+          )
+        ).rows
+      : (
+          await db.query<R>(
+            `SELECT ${columns}, created_at::text AS cursor_at FROM ${table} WHERE connection_id = $1 ORDER BY created_at, id LIMIT ${pageSize}`,
+            [connectionId],
+          )
+        ).rows;
+    all.push(...page);
+    if (page.length < pageSize) return all;
+    const last: R = page[page.length - 1]!;
+    cursor = { at: last.cursor_at, id: last.id };
   }
+}
 
-  const groups: SnapshotGroup[] = [];
-  let groupCursor: { createdAt: Date; id: string } | null = null;
-  for (;;) {
-    const rows: GroupRow[] = (await db.query<GroupRow>(
-      `SELECT id, display_name, created_at FROM directory_groups
-        WHERE connection_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
-        ORDER BY created_at, id LIMIT ${PAGE}`,
-      [connectionId, groupCursor?.createdAt ?? null, groupCursor?.id ?? null],
-    )).rows;
-    groups.push(...rows.map((r) => ({ id: r.id, displayName: r.display_name })));
-    if (rows.length < PAGE) break;
-    const last = rows[rows.length - 1]!;
-    groupCursor = { createdAt: last.created_at, id: last.id };
-  }
+/** The whole directory of a connection. */
+export async function readDirectory(db: Queryable, connectionId: string, pageSize = PAGE): Promise<DirectorySnapshot> {
+  const users = (await readPaged<UserRow & { cursor_at: string }>(db, 'directory_users', USER_COLUMNS, connectionId, pageSize)).map(toUser);
+  const groups = (await readPaged<GroupRow & { cursor_at: string }>(db, 'directory_groups', 'id, display_name', connectionId, pageSize)).map((r) => ({
+    id: r.id,
+    displayName: r.display_name,
+  }));
 
   const memberships: DirectorySnapshot['memberships'] = [];
   let memberCursor: { groupId: string; userId: string } | null = null;
   for (;;) {
-    const rows: MemberRow[] = (await db.query<MemberRow>(
-      `SELECT group_id, user_id FROM directory_memberships
-        WHERE connection_id = $1 AND ($2::uuid IS NULL OR (group_id, user_id) > ($2::uuid, $3::uuid))
-        ORDER BY group_id, user_id LIMIT ${PAGE}`,
-      [connectionId, memberCursor?.groupId ?? null, memberCursor?.userId ?? null],
-    )).rows;
+    const rows: MemberRow[] = memberCursor
+      ? (
+          await db.query<MemberRow>(
+            `SELECT group_id, user_id FROM directory_memberships
+              WHERE connection_id = $1 AND (group_id, user_id) > ($2::uuid, $3::uuid)
+              ORDER BY group_id, user_id LIMIT ${pageSize}`,
+            [connectionId, memberCursor.groupId, memberCursor.userId],
+          )
+        ).rows
+      : (
+          await db.query<MemberRow>(
+            `SELECT group_id, user_id FROM directory_memberships WHERE connection_id = $1 ORDER BY group_id, user_id LIMIT ${pageSize}`,
+            [connectionId],
+          )
+        ).rows;
     memberships.push(...rows.map((r) => ({ groupId: r.group_id, userId: r.user_id })));
-    if (rows.length < PAGE) break;
-    const last = rows[rows.length - 1]!;
+    if (rows.length < pageSize) break;
+    const last: MemberRow = rows[rows.length - 1]!;
     memberCursor = { groupId: last.group_id, userId: last.user_id };
   }
   return { users, groups, memberships };
