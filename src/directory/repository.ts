@@ -402,26 +402,36 @@ export class DirectoryRepository {
    * DirectoryError('unknown_members') names the strangers. Returns the ids that were not members yet.
    */
   async addMembers(connectionId: string, groupId: string, userIds: Iterable<string>, origin: Origin = 'push'): Promise<string[]> {
-    const requested = [...new Set(userIds)];
+    const requested = [...new Set([...userIds].map((id) => id.toLowerCase()))];
     if (requested.length === 0) return [];
     return this.write(async (q) => {
       const ids = uuids(requested);
-      const { rows: known } = ids.length
-        ? await q.query<{ id: string }>('SELECT id FROM directory_users WHERE connection_id = $1 AND id = ANY($2::uuid[])', [connectionId, ids])
-        : { rows: [] };
-      const knownIds = new Set(known.map((r) => r.id));
-      const unknown = requested.filter((id) => !knownIds.has(id.toLowerCase()));
-      if (unknown.length > 0) {
+      // One statement checks that every id is a user of this connection, inserts the new rows (only if
+      // all are known) and bumps the group's version when anything was added: O(k) in the ids given.
+      const { rows } = await q.query<{ known: number; added: string[] }>(
+        `WITH wanted AS (SELECT DISTINCT unnest($3::uuid[]) AS id),
+              known AS (SELECT u.id FROM directory_users u JOIN wanted w ON w.id = u.id WHERE u.connection_id = $1),
+              inserted AS (
+                INSERT INTO directory_memberships (group_id, user_id, connection_id)
+                SELECT $2, id, $1 FROM known WHERE (SELECT count(*) FROM known) = $4
+                ON CONFLICT DO NOTHING RETURNING user_id),
+              bumped AS (
+                UPDATE directory_groups SET version = version + 1, updated_at = now()
+                 WHERE connection_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM inserted) RETURNING id)
+         SELECT (SELECT count(*) FROM known) AS known, ARRAY(SELECT user_id::text FROM inserted) AS added, (SELECT count(*) FROM bumped) AS bumped`,
+        [connectionId, groupId, ids, requested.length],
+      );
+      const known = rows[0]?.known ?? 0;
+      if (known !== requested.length) {
+        const { rows: found } = ids.length
+          ? await q.query<{ id: string }>('SELECT id FROM directory_users WHERE connection_id = $1 AND id = ANY($2::uuid[])', [connectionId, ids])
+          : { rows: [] };
+        const foundIds = new Set(found.map((r) => r.id));
+        const unknown = requested.filter((id) => !foundIds.has(id.toLowerCase()));
         throw new DirectoryError(`not users of this directory: ${unknown.slice(0, 10).join(', ')}`, 'unknown_members', { unknown });
       }
-      const { rows } = await q.query<{ user_id: string }>(
-        `INSERT INTO directory_memberships (group_id, user_id, connection_id)
-         SELECT $2, u, $1 FROM unnest($3::uuid[]) AS u
-         ON CONFLICT DO NOTHING RETURNING user_id`,
-        [connectionId, groupId, [...knownIds]],
-      );
-      const added = rows.map((r) => r.user_id);
-      await this.afterMembershipChange(q, connectionId, groupId, added, 'added', origin);
+      const added = rows[0]?.added ?? [];
+      await this.recordMembershipChanges(q, connectionId, groupId, added, 'added', origin);
       return added;
     });
   }
@@ -462,6 +472,11 @@ export class DirectoryRepository {
     if (userIds.length === 0) return;
     // The group's ETag covers its members: bump its version (one row, whatever the group's size).
     await q.query('UPDATE directory_groups SET version = version + 1, updated_at = now() WHERE connection_id = $1 AND id = $2', [connectionId, groupId]);
+    await this.recordMembershipChanges(q, connectionId, groupId, userIds, action, origin);
+  }
+
+  private async recordMembershipChanges(q: Queryable, connectionId: string, groupId: string, userIds: string[], action: 'added' | 'removed', origin: Origin): Promise<void> {
+    if (userIds.length === 0) return;
     await recordChanges(
       q,
       userIds.map((userId) => ({ connectionId, entity: 'membership' as const, entityId: groupId, memberId: userId, action, origin })),

@@ -324,7 +324,9 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     route(async (req, res, scim) => {
       const write = coerceUser(normaliseBody(req.body, { resourceType: 'User' }));
       const user = await directory.createUser(scim.connectionId, write);
-      await respondUser(req, res, scim, user, 201);
+      // A user just created is in no group: no need to ask.
+      const resource = project(renderUser(user, scim, []), projectionOf(USER_KIND, req));
+      send(res, 201, resource, { ETag: etagOf(user.version), Location: `${scim.scimBaseUrl}/Users/${user.id}` });
     }),
   );
 
