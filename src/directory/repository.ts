@@ -110,6 +110,10 @@ interface GroupRow {
   updated_at: Date;
 }
 
+/** The groups of a user of the page `p` (evaluated on the page only, not on every matching row). */
+const GROUPS_OF_PAGE_USER = `(SELECT COALESCE(jsonb_agg(jsonb_build_object('groupId', g.id, 'displayName', g.display_name) ORDER BY lower(g.display_name), g.id), '[]'::jsonb)
+    FROM directory_memberships m JOIN directory_groups g ON g.id = m.group_id WHERE m.user_id = p.id) AS groups`;
+
 const USER_COLUMNS =
   'u.id, u.connection_id, u.user_name, u.external_id, u.display_name, u.given_name, u.family_name, u.primary_email, u.active, u.resource, u.origin, u.version, u.created_at, u.updated_at';
 const GROUP_COLUMNS = 'g.id, g.connection_id, g.display_name, g.external_id, g.resource, g.origin, g.version, g.created_at, g.updated_at';
@@ -205,8 +209,12 @@ export class DirectoryRepository {
   }
 
   /** Filtered, ordered, paged users: the filter and paging run in SQL. */
-  async listUsers(connectionId: string, query: ListQuery): Promise<Page<StoredUser>> {
-    return this.list('directory_users', 'u', USER_COLUMNS, connectionId, query, toUser);
+  /** With `withGroups`, each user comes with its groups, read in the same query (one round trip per page). */
+  async listUsers(connectionId: string, query: ListQuery & { withGroups: true }): Promise<Page<StoredUser & { groups: UserGroupRef[] }>>;
+  async listUsers(connectionId: string, query: ListQuery & { withGroups?: boolean }): Promise<Page<StoredUser & { groups?: UserGroupRef[] }>>;
+  async listUsers(connectionId: string, query: ListQuery & { withGroups?: boolean }): Promise<Page<StoredUser & { groups?: UserGroupRef[] }>> {
+    if (!query.withGroups) return this.list('directory_users', 'u', USER_COLUMNS, connectionId, query, toUser);
+    return this.list('directory_users', 'u', USER_COLUMNS, connectionId, query, (row: UserRow & { groups: UserGroupRef[] }) => ({ ...toUser(row), groups: row.groups }), GROUPS_OF_PAGE_USER);
   }
 
   /** Of the given ids, those that are users of this connection. */
@@ -551,6 +559,8 @@ export class DirectoryRepository {
     connectionId: string,
     query: ListQuery,
     map: (row: Row) => T,
+    /** Columns computed per row of the page (alias `p`), after LIMIT. */
+    pageColumns?: string,
   ): Promise<Page<T>> {
     const params = new SqlParams();
     const scope = `${alias}.connection_id = ${params.add(connectionId)}`;
@@ -563,13 +573,18 @@ export class DirectoryRepository {
     const limit = params.add(query.limit);
     const offset = params.add(query.offset);
     // count(*) OVER () is computed before LIMIT: one query answers both the page and totalResults.
+    const page = `SELECT ${columns}, count(*) OVER () AS total_count FROM ${table} ${alias} WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`;
     const { rows } = await this.q.query<Row & { total_count: number }>(
-      `SELECT ${columns}, count(*) OVER () AS total_count FROM ${table} ${alias} WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+      pageColumns
+        ? // row_number() over the same order keeps the page's order through the outer query.
+          `SELECT p.*, ${pageColumns} FROM (SELECT ${columns}, count(*) OVER () AS total_count, row_number() OVER (ORDER BY ${order}) AS ordinal
+             FROM ${table} ${alias} WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}) p ORDER BY p.ordinal`
+        : page,
       params.values,
     );
     if (rows.length > 0) return { total: Number(rows[0]!.total_count), items: rows.map(map) };
     if (query.offset === 0) return { total: 0, items: [] };
     // A page past the end still reports how many there are.
-    return this.list(table, alias, columns, connectionId, { ...query, limit: 0 }, map);
+    return this.list(table, alias, columns, connectionId, { ...query, limit: 0 }, map, pageColumns);
   }
 }

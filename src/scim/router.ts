@@ -267,9 +267,19 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
       offset: startIndex - 1,
       limit: count,
     };
-    const page = kind === USER_KIND ? await directory.listUsers(scim.connectionId, listQuery) : await directory.listGroups(scim.connectionId, listQuery);
-    const resources = await render(scim, kind, page.items, projection);
-    return listResponse(resources, page.total, startIndex);
+    let resources: Json[];
+    let total: number;
+    if (kind === USER_KIND) {
+      const withGroups = projectionIncludes(projection, 'groups');
+      const page = await directory.listUsers(scim.connectionId, { ...listQuery, withGroups });
+      resources = page.items.map((u) => project(renderUser(u, scim, u.groups), projection));
+      total = page.total;
+    } else {
+      const page = await directory.listGroups(scim.connectionId, listQuery);
+      resources = await renderGroups(scim, page.items, projection);
+      total = page.total;
+    }
+    return listResponse(resources, total, startIndex);
   }
 
   const projectionOf = (kind: ResourceKind, req: Request) => parseProjection(kind, req.query.attributes, req.query.excludedAttributes);
