@@ -41,6 +41,8 @@ const MAX_CONFLICT_NOTES = 20;
 const STAGE_BUFFER = 5000;
 /** Groups whose memberships one transaction replaces. */
 const GROUPS_PER_REPLACE = 100;
+/** Memberships added or removed (and their outbox rows) per statement. */
+const MEMBERSHIP_SLICE = 5000;
 
 async function recordInChunks(client: Queryable, changes: NewChange[]): Promise<void> {
   for (let i = 0; i < changes.length; i += CHANGE_CHUNK) await recordChanges(client, changes.slice(i, i + CHANGE_CHUNK));
@@ -360,42 +362,8 @@ export class DirectoryImport {
                         FROM pull_staged_members s
                         JOIN directory_users u ON u.connection_id = $2 AND u.external_id = s.user_external_id
                        WHERE s.pull_id = $1 AND s.group_id = ANY($3::uuid[])`;
-      const added = await client.query<{ group_id: string; user_id: string }>(
-        `INSERT INTO directory_memberships (group_id, user_id, connection_id)
-         SELECT w.group_id, w.user_id, $2::uuid FROM (${wanted}) w
-         ON CONFLICT DO NOTHING
-         RETURNING group_id, user_id`,
-        [this.pullId, this.connectionId, groupIds],
-      );
-      const removed = await client.query<{ group_id: string; user_id: string }>(
-        `DELETE FROM directory_memberships m
-          WHERE m.group_id = ANY($3::uuid[]) AND m.connection_id = $2
-            AND NOT EXISTS (
-              SELECT 1 FROM pull_staged_members s
-                JOIN directory_users u ON u.connection_id = $2 AND u.external_id = s.user_external_id
-               WHERE s.pull_id = $1 AND s.group_id = m.group_id AND u.id = m.user_id)
-         RETURNING m.group_id, m.user_id`,
-        [this.pullId, this.connectionId, groupIds],
-      );
-      const unresolved = await client.query<{ count: number }>(
-        `SELECT count(*)::int AS count FROM (
-           SELECT DISTINCT s.group_id, s.user_external_id
-             FROM pull_staged_members s
-            WHERE s.pull_id = $1 AND s.group_id = ANY($3::uuid[])
-              AND NOT EXISTS (SELECT 1 FROM directory_users u WHERE u.connection_id = $2 AND u.external_id = s.user_external_id)) x`,
-        [this.pullId, this.connectionId, groupIds],
-      );
-      this.counts.memberships.added += added.rows.length;
-      this.counts.memberships.removed += removed.rows.length;
-      this.counts.memberships.unresolved += unresolved.rows[0]?.count ?? 0;
-      const changedGroups = [...new Set([...added.rows, ...removed.rows].map((r) => r.group_id))];
-      if (changedGroups.length > 0) {
-        // A group's members are part of the group resource (SCIM ETag): its version moves with them.
-        await client.query('UPDATE directory_groups SET version = version + 1, updated_at = now() WHERE connection_id = $1 AND id = ANY($2::uuid[])', [
-          this.connectionId,
-          changedGroups,
-        ]);
-      }
+      // In slices, so a 100k-member group never puts 100k outbox rows in memory at once.
+      const changedGroups = new Set<string>();
       const membership = (row: { group_id: string; user_id: string }, action: 'added' | 'removed'): NewChange => ({
         connectionId: this.connectionId,
         entity: 'membership',
@@ -404,7 +372,57 @@ export class DirectoryImport {
         action,
         origin: 'pull',
       });
-      await recordInChunks(client, [...added.rows.map((r) => membership(r, 'added')), ...removed.rows.map((r) => membership(r, 'removed'))]);
+      for (;;) {
+        const added = await client.query<{ group_id: string; user_id: string }>(
+          `INSERT INTO directory_memberships (group_id, user_id, connection_id)
+           SELECT w.group_id, w.user_id, $2::uuid FROM (${wanted}) w
+            WHERE NOT EXISTS (SELECT 1 FROM directory_memberships m WHERE m.group_id = w.group_id AND m.user_id = w.user_id)
+            LIMIT ${MEMBERSHIP_SLICE}
+           ON CONFLICT DO NOTHING
+           RETURNING group_id, user_id`,
+          [this.pullId, this.connectionId, groupIds],
+        );
+        if (added.rows.length === 0) break;
+        this.counts.memberships.added += added.rows.length;
+        for (const row of added.rows) changedGroups.add(row.group_id);
+        await recordInChunks(client, added.rows.map((r) => membership(r, 'added')));
+      }
+      for (;;) {
+        const removed = await client.query<{ group_id: string; user_id: string }>(
+          `DELETE FROM directory_memberships d
+            USING (
+              SELECT m.group_id, m.user_id FROM directory_memberships m
+               WHERE m.group_id = ANY($3::uuid[]) AND m.connection_id = $2
+                 AND NOT EXISTS (
+                   SELECT 1 FROM directory_users u
+                     JOIN pull_staged_members s ON s.pull_id = $1 AND s.group_id = m.group_id AND s.user_external_id = u.external_id
+                    WHERE u.id = m.user_id AND u.connection_id = $2)
+               LIMIT ${MEMBERSHIP_SLICE}) gone
+            WHERE d.group_id = gone.group_id AND d.user_id = gone.user_id
+           RETURNING d.group_id, d.user_id`,
+          [this.pullId, this.connectionId, groupIds],
+        );
+        if (removed.rows.length === 0) break;
+        this.counts.memberships.removed += removed.rows.length;
+        for (const row of removed.rows) changedGroups.add(row.group_id);
+        await recordInChunks(client, removed.rows.map((r) => membership(r, 'removed')));
+      }
+      const unresolved = await client.query<{ count: number }>(
+        `SELECT count(*)::int AS count FROM (
+           SELECT DISTINCT s.group_id, s.user_external_id
+             FROM pull_staged_members s
+            WHERE s.pull_id = $1 AND s.group_id = ANY($3::uuid[])
+              AND NOT EXISTS (SELECT 1 FROM directory_users u WHERE u.connection_id = $2 AND u.external_id = s.user_external_id)) x`,
+        [this.pullId, this.connectionId, groupIds],
+      );
+      this.counts.memberships.unresolved += unresolved.rows[0]?.count ?? 0;
+      if (changedGroups.size > 0) {
+        // A group's members are part of the group resource (SCIM ETag): its version moves with them.
+        await client.query('UPDATE directory_groups SET version = version + 1, updated_at = now() WHERE connection_id = $1 AND id = ANY($2::uuid[])', [
+          this.connectionId,
+          [...changedGroups],
+        ]);
+      }
       await client.query('DELETE FROM pull_staged_members WHERE pull_id = $1 AND group_id = ANY($2::uuid[])', [this.pullId, groupIds]);
     });
   }
