@@ -245,8 +245,12 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
         mode = 'full';
         summary.escalatedToFull = escalate;
         await db.query("UPDATE sync_runs SET mode = 'full' WHERE id = $1 AND tenant_id = $2", [run.runId, run.tenantId]);
+      } else if (changes.length === 0) {
+        // Nothing changed since the last clean run: no reads, no plan.
+        await finishRun(run, 'succeeded', 'done', { summary: JSON.stringify({ noPendingChanges: true }) });
+        return { runId: run.runId, status: 'succeeded', mode, dryRun: run.dryRun, opsTotal: 0, execution: null, deprovisions: 0, deprovisionThreshold: 0, notes: {} };
       } else {
-        changesThrough = changes.length > 0 ? changes[changes.length - 1]!.id : null;
+        changesThrough = changes[changes.length - 1]!.id;
         const renamedMembers = await membersOfGroups(db, run.connectionId, touched.renamedGroupIds);
         scopeUserIds = [...new Set([...touched.userIds, ...renamedMembers])].sort();
         snapshot = await readDirectorySubset(db, run.connectionId, scopeUserIds, touched.groupIds);

@@ -104,8 +104,10 @@ describe(`sync engine (${usingPostgres ? 'Postgres' : 'PGlite'})`, () => {
     expect((jira.calls.getUser ?? 0) + (jira.calls.findUserByEmail ?? 0)).toBe(3);
     expect(await s.dir.pendingCount()).toBe(0);
 
+    const callsAfter = JSON.stringify(jira.calls);
     const again = await s.incremental();
-    expect(again.opsTotal).toBe(0);
+    expect(again).toMatchObject({ status: 'succeeded', opsTotal: 0 });
+    expect(JSON.stringify(jira.calls)).toBe(callsAfter);
   });
 
   it('incremental: a user deleted from the IdP is deactivated; a group rename re-maps its members; a deleted group escalates to a full run', async () => {
