@@ -6,6 +6,11 @@ import { migrate } from './db/migrate';
 import type { Logger } from './logging/logger';
 import { SecretBox } from './security/crypto';
 import { createApp, type App } from './app';
+import { TargetStore } from './targets/store';
+import { createSyncEngine, type SyncEngine } from './sync/runs';
+import { storeTargetResolver } from './sync/resolve-targets';
+import { JobsService, jobsOptionsFrom } from './jobs/service';
+import { createSyncJobHandler } from './jobs/sync-handler';
 
 /** The process's long-lived parts, wired once. Tests use this too, so they run what production runs. */
 export interface Runtime extends App {
@@ -13,6 +18,9 @@ export interface Runtime extends App {
   db: Database;
   logger: Logger;
   secrets: SecretBox;
+  engine: SyncEngine;
+  /** The durable sync queue's worker and schedule ticker; started by `listen`, stopped before the database closes. */
+  jobs: JobsService;
 }
 
 export function secretBoxFor(config: Config): SecretBox {
@@ -25,9 +33,11 @@ export async function openRuntime(config: Config, logger: Logger, options: { onF
   try {
     const applied = await migrate(db, (message) => logger.debug({ component: 'migrate' }, message));
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-    const app = createApp({ config, db, logger, secrets });
+    const engine = createSyncEngine({ db, logger, resolveTargets: storeTargetResolver(new TargetStore(db, secrets)) });
+    const jobs = new JobsService(db, createSyncJobHandler({ db, secrets, engine, logger }), jobsOptionsFrom(config), logger);
+    const app = createApp({ config, db, logger, secrets, web: { jobs, engine } });
     await app.ready;
-    return { ...app, config, db, logger, secrets };
+    return { ...app, config, db, logger, secrets, engine, jobs };
   } catch (error) {
     await db.close();
     throw error;
@@ -48,6 +58,7 @@ export async function listen(runtime: Runtime): Promise<RunningServer> {
     server.listen(runtime.config.port, runtime.config.host, () => resolve());
   });
   const address = server.address() as AddressInfo;
+  runtime.jobs.start();
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -56,6 +67,8 @@ export async function listen(runtime: Runtime): Promise<RunningServer> {
       const grace = new Promise<void>((resolve) => setTimeout(resolve, runtime.config.shutdownGraceMs).unref());
       await Promise.race([closed, grace]);
       server.closeAllConnections();
+      // Running sync jobs finish or are handed back to the queue before the database goes away.
+      await runtime.jobs.stop();
       await runtime.db.close();
     })());
   return { server, url: `http://127.0.0.1:${address.port}`, stop };

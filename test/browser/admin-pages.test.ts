@@ -8,6 +8,8 @@ import { createApp } from '../../src/app';
 import { JobsService, jobsOptionsFrom } from '../../src/jobs/service';
 import { SecretBox } from '../../src/security/crypto';
 import { createSyncEngine } from '../../src/sync/runs';
+import { storeTargetResolver } from '../../src/sync/resolve-targets';
+import { createSyncJobHandler } from '../../src/jobs/sync-handler';
 import { TargetStore } from '../../src/targets/store';
 import { projectRoot } from '../../src/db/migrate';
 import { FakeJiraCloud } from '../fakes/fake-jira-cloud';
@@ -46,26 +48,10 @@ describeIfChromium('admin pages in a browser', () => {
     const config = testConfig({ DEV_HOST_ENABLED: 'true', JOBS_POLL_MS: '200' });
     const secrets = SecretBox.fromKeyList(config.encryptionKeys!);
     const logger = silentLogger();
-    const targets = new TargetStore(tdb.db, secrets);
-    const engine = createSyncEngine({
-      db: tdb.db,
-      logger,
-      resolveTargets: async (tenantId) =>
-        Promise.all(
-          (await targets.list(tenantId)).map(async (t) => ({
-            targetId: t.id,
-            kind: t.kind,
-            target: await targets.open(tenantId, t.id),
-            sharesDirectoryWith: t.sharesDirectoryWith ?? undefined,
-          })),
-        ),
-    });
+    const engine = createSyncEngine({ db: tdb.db, logger, resolveTargets: storeTargetResolver(new TargetStore(tdb.db, secrets)) });
     jobs = new JobsService(
       tdb.db,
-      async (job) => {
-        const result = await engine.startRun({ connectionId: job.connectionId, tenantId: job.tenantId, trigger: job.trigger, mode: job.mode, dryRun: job.dryRun });
-        await job.reportProgress({ phase: 'done', runId: result.runId });
-      },
+      createSyncJobHandler({ db: tdb.db, secrets, engine, logger }),
       { ...jobsOptionsFrom(config), scheduler: false, pollMs: 200 },
       logger,
     );
