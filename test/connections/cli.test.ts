@@ -6,6 +6,9 @@ import { createPostgresDatabase, usingPostgres } from '../helpers/database';
 import { TEST_ENCRYPTION_KEYS } from '../helpers/runtime';
 
 /** The operator CLI end to end: each command opens the configured database like `npm run cli` does. */
+// Every command reopens the database (an embedded one takes a few seconds on a busy machine).
+jest.setTimeout(120_000);
+
 describe(`cli: connections (${usingPostgres ? 'Postgres' : 'PGlite'})`, () => {
   let env: NodeJS.ProcessEnv;
   let cleanup: () => Promise<void>;

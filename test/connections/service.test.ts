@@ -13,7 +13,7 @@ describe(`connections and SCIM tokens (${usingPostgres ? 'Postgres' : 'PGlite'})
     t = await createTestDatabase();
     service = new ConnectionService(t.db, { baseUrl: 'https://sync.example.com', tokenGraceSeconds: 3600 });
     tenants = new TenantStore(t.db, SecretBox.fromKeyList(TEST_ENCRYPTION_KEYS));
-  });
+  }, 60_000);
   beforeEach(async () => {
     await t.truncate();
     await tenants.createLocal({ clientKey: 'site-a', baseUrl: 'https://a.atlassian.net' });

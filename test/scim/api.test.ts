@@ -14,7 +14,7 @@ describe(`SCIM protocol (${usingPostgres ? 'Postgres' : 'PGlite'})`, () => {
   beforeAll(async () => {
     f = await ScimFixture.start();
     c = await f.connection({ name: 'main' });
-  });
+  }, 60_000);
   afterAll(async () => {
     await f.stop();
   });

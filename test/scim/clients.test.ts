@@ -10,7 +10,7 @@ describe(`what real SCIM clients send (${usingPostgres ? 'Postgres' : 'PGlite'})
   let f: ScimFixture;
   beforeAll(async () => {
     f = await ScimFixture.start();
-  });
+  }, 60_000);
   afterAll(async () => {
     await f.stop();
   });

@@ -65,7 +65,7 @@ describe(`SCIM filter → SQL (${usingPostgres ? 'Postgres' : 'PGlite'})`, () =>
     groupId = group.id;
     await repo.addMembers(connectionId, groupId, [ids['Alice@Example.com']!]);
     await repo.createGroup(connectionId, coerceGroup({ displayName: 'Sales' }).group);
-  });
+  }, 60_000);
   afterAll(async () => {
     await t.destroy();
   });
