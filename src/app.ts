@@ -61,7 +61,15 @@ export function createApp({ config, db, logger, secrets, web }: AppDependencies)
 
   // SCIM first: it parses its own bodies (before the global JSON parser) and writes its own request log,
   // which names the connection and leaves out filter values (they carry userNames and emails).
-  app.use('/scim/v2/:connectionId', createScimRouter({ config, db, logger }));
+  const jobs = web?.jobs;
+  const onDirectoryChanged = jobs
+    ? ({ tenantId, connectionId }: { tenantId: string; connectionId: string }) => {
+        jobs.directoryChanged(tenantId, connectionId).catch((error: unknown) => {
+          logger.warn({ err: error, connectionId }, 'could not queue the incremental sync after a SCIM change; the next run takes it');
+        });
+      }
+    : undefined;
+  app.use('/scim/v2/:connectionId', createScimRouter({ config, db, logger, onDirectoryChanged }));
   app.use(httpLogger(logger));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -52,6 +52,12 @@ export interface ScimRouterDependencies {
   db: Database;
   logger: Logger;
   connections?: ConnectionService;
+  /**
+   * Called after a write to the directory has committed and its response is sent: the sync queue's
+   * debounced incremental run. The change itself is already in the outbox, so if the process dies before
+   * this runs, the next run of the connection still takes it.
+   */
+  onDirectoryChanged?: (change: { tenantId: string; connectionId: string }) => void;
 }
 
 interface ScimContext {
@@ -135,7 +141,9 @@ function loggableQuery(req: Request): Record<string, unknown> {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 
-export function createScimRouter({ config, db, logger, connections: givenConnections }: ScimRouterDependencies): express.Router {
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export function createScimRouter({ config, db, logger, connections: givenConnections, onDirectoryChanged }: ScimRouterDependencies): express.Router {
   const connections = givenConnections ?? new ConnectionService(db, { baseUrl: config.baseUrl, tokenGraceSeconds: config.scim.tokenGraceSeconds });
   const directory = new DirectoryRepository(db);
   const limiter = new RateLimiter(config.scim.rateLimitPerSecond, config.scim.rateLimitBurst);
@@ -197,6 +205,11 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
       throw new ScimError(429, 'too many requests for this connection; retry later', undefined, { 'Retry-After': String(taken.retryAfterSeconds) });
     }
     res.locals.scim = { auth, connectionId: auth.connectionId, scimBaseUrl: connections.scimBaseUrl(auth.connectionId) } satisfies ScimContext;
+    if (onDirectoryChanged && WRITE_METHODS.has(req.method)) {
+      res.on('finish', () => {
+        if (res.statusCode < 300) onDirectoryChanged({ tenantId: auth.tenantId, connectionId: auth.connectionId });
+      });
+    }
   }
 
   // Bodies: any content type is read as JSON (clients send application/scim+json or application/json).
