@@ -27,12 +27,15 @@ ALTER TABLE directory_groups ADD COLUMN last_pull_id uuid;
 -- A group's members as the source streams them, staged here until the group is complete, then compared
 -- with directory_memberships in set-based SQL. Rows live only while their pull runs.
 CREATE TABLE pull_staged_members (
+  -- Lets the membership replacement walk a huge group in slices (keyset) instead of all at once.
+  seq bigserial PRIMARY KEY,
   pull_id uuid NOT NULL REFERENCES pull_runs(id) ON DELETE CASCADE,
   connection_id uuid NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
   group_id uuid NOT NULL,
   user_external_id text NOT NULL
 );
 CREATE INDEX pull_staged_members_group ON pull_staged_members (pull_id, group_id, user_external_id);
+CREATE INDEX pull_staged_members_seq ON pull_staged_members (pull_id, seq);
 
 -- Down Migration
 DROP TABLE pull_staged_members;

@@ -41,7 +41,7 @@ const MAX_CONFLICT_NOTES = 20;
 const STAGE_BUFFER = 5000;
 /** Groups whose memberships one transaction replaces. */
 const GROUPS_PER_REPLACE = 100;
-/** Memberships added or removed (and their outbox rows) per statement. */
+/** Staged member rows resolved and added (with their outbox rows) per statement. */
 const MEMBERSHIP_SLICE = 5000;
 
 async function recordInChunks(client: Queryable, changes: NewChange[]): Promise<void> {
@@ -358,11 +358,6 @@ export class DirectoryImport {
    */
   private async replaceMembers(groupIds: string[]): Promise<void> {
     await this.db.transaction(async (client) => {
-      const wanted = `SELECT DISTINCT s.group_id, u.id AS user_id
-                        FROM pull_staged_members s
-                        JOIN directory_users u ON u.connection_id = $2 AND u.external_id = s.user_external_id
-                       WHERE s.pull_id = $1 AND s.group_id = ANY($3::uuid[])`;
-      // In slices, so a 100k-member group never puts 100k outbox rows in memory at once.
       const changedGroups = new Set<string>();
       const membership = (row: { group_id: string; user_id: string }, action: 'added' | 'removed'): NewChange => ({
         connectionId: this.connectionId,
@@ -372,37 +367,41 @@ export class DirectoryImport {
         action,
         origin: 'pull',
       });
-      for (;;) {
+      // Keyset slices over the staged rows, so a 100k-member group never holds 100k outbox rows in memory.
+      for (let after = 0; ; ) {
+        const slice = await client.query<{ last: number | null }>(
+          `SELECT max(seq) AS last FROM (
+             SELECT seq FROM pull_staged_members WHERE pull_id = $1 AND group_id = ANY($2::uuid[]) AND seq > $3 ORDER BY seq LIMIT ${MEMBERSHIP_SLICE}) x`,
+          [this.pullId, groupIds, after],
+        );
+        const last = slice.rows[0]?.last ?? null;
+        if (last === null) break;
         const added = await client.query<{ group_id: string; user_id: string }>(
           `INSERT INTO directory_memberships (group_id, user_id, connection_id)
-           SELECT w.group_id, w.user_id, $2::uuid FROM (${wanted}) w
-            WHERE NOT EXISTS (SELECT 1 FROM directory_memberships m WHERE m.group_id = w.group_id AND m.user_id = w.user_id)
-            LIMIT ${MEMBERSHIP_SLICE}
+           SELECT DISTINCT s.group_id, u.id, $2::uuid
+             FROM pull_staged_members s
+             JOIN directory_users u ON u.connection_id = $2 AND u.external_id = s.user_external_id
+            WHERE s.pull_id = $1 AND s.group_id = ANY($3::uuid[]) AND s.seq > $4 AND s.seq <= $5
            ON CONFLICT DO NOTHING
            RETURNING group_id, user_id`,
-          [this.pullId, this.connectionId, groupIds],
+          [this.pullId, this.connectionId, groupIds, after, last],
         );
-        if (added.rows.length === 0) break;
+        after = Number(last);
         this.counts.memberships.added += added.rows.length;
         for (const row of added.rows) changedGroups.add(row.group_id);
         await recordInChunks(client, added.rows.map((r) => membership(r, 'added')));
       }
-      for (;;) {
+      {
         const removed = await client.query<{ group_id: string; user_id: string }>(
-          `DELETE FROM directory_memberships d
-            USING (
-              SELECT m.group_id, m.user_id FROM directory_memberships m
-               WHERE m.group_id = ANY($3::uuid[]) AND m.connection_id = $2
-                 AND NOT EXISTS (
-                   SELECT 1 FROM directory_users u
-                     JOIN pull_staged_members s ON s.pull_id = $1 AND s.group_id = m.group_id AND s.user_external_id = u.external_id
-                    WHERE u.id = m.user_id AND u.connection_id = $2)
-               LIMIT ${MEMBERSHIP_SLICE}) gone
-            WHERE d.group_id = gone.group_id AND d.user_id = gone.user_id
-           RETURNING d.group_id, d.user_id`,
+          `DELETE FROM directory_memberships m
+            WHERE m.group_id = ANY($3::uuid[]) AND m.connection_id = $2
+              AND NOT EXISTS (
+                SELECT 1 FROM directory_users u
+                  JOIN pull_staged_members s ON s.pull_id = $1 AND s.group_id = m.group_id AND s.user_external_id = u.external_id
+                 WHERE u.id = m.user_id AND u.connection_id = $2)
+           RETURNING m.group_id, m.user_id`,
           [this.pullId, this.connectionId, groupIds],
         );
-        if (removed.rows.length === 0) break;
         this.counts.memberships.removed += removed.rows.length;
         for (const row of removed.rows) changedGroups.add(row.group_id);
         await recordInChunks(client, removed.rows.map((r) => membership(r, 'removed')));

@@ -113,17 +113,18 @@ describe('directory import (the landing of pulled data)', () => {
     expect(rows[0]!.version).toBe(2);
   });
 
-  test('a large batch lands in one statement per kind of write (no parameter limit)', async () => {
+  test('a large batch lands without hitting the parameter limit; a group larger than one membership slice lands whole', async () => {
     const pull = await newPull();
-    const many = Array.from({ length: 3000 }, (_, i) => user(i));
+    const many = Array.from({ length: 6000 }, (_, i) => user(i));
     await pull.upsertUsers(many);
-    expect(pull.counts.users.created).toBe(3000);
+    expect(pull.counts.users.created).toBe(6000);
     const [landed] = await pull.upsertGroups([{ externalId: 'g-all', displayName: 'all' }]);
-    await pull.addMembers(landed!.groupId, many.map((u) => u.externalId));
+    // one id twice, far apart: in different slices
+    await pull.addMembers(landed!.groupId, [...many.map((u) => u.externalId), 'ext-1']);
     await pull.completeGroup(landed!.groupId);
     await pull.flushMemberships();
-    expect(pull.counts.memberships.added).toBe(3000);
-    expect((await changeCounts(db(), connectionId))['membership:added']).toBe(3000);
+    expect(pull.counts.memberships.added).toBe(6000);
+    expect((await changeCounts(db(), connectionId))['membership:added']).toBe(6000);
   });
 });
 
