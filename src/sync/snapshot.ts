@@ -160,7 +160,10 @@ export async function membersOfGroups(db: Queryable, connectionId: string, group
 
 export interface TouchedScope {
   userIds: string[];
-  /** Groups created or renamed: their mapping may need a target group, and a rename re-maps every member. */
+  /**
+   * Groups created or renamed (their mapping may need a target group, and a rename re-maps every member), and
+   * groups a member left (their target group stays managed, so the membership is removed there too).
+   */
   groupIds: string[];
   renamedGroupIds: string[];
   /**
@@ -181,6 +184,9 @@ export function touchedByChanges(changes: DirectoryChange[]): TouchedScope {
     else if (change.entity === 'membership') {
       if (change.memberId) users.add(change.memberId);
       else needsFullRun ??= `membership change ${change.id} names no member`;
+      // The member's remaining memberships no longer name the group it left; without it in the snapshot an
+      // on-the-fly mapping would not see its target group as managed, and the removal would wait for a full run.
+      if (change.action === 'removed') groups.add(change.entityId);
     } else if (change.entity === 'group') {
       if (change.action === 'deleted') needsFullRun ??= `group ${change.entityId} was deleted`;
       else {

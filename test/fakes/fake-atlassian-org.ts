@@ -29,6 +29,13 @@ export class FakeAtlassianOrg {
   readonly groups = new Map<string, FakeOrgGroup>();
   readonly orgId: string;
   readonly directoryId = randomUUID();
+  /**
+   * Accounts that live in a product fake (a Jira site's users): the org manages every account of its verified
+   * domain, so an account missing here is looked up there on first use. Unset = only `addUser` accounts exist.
+   */
+  accountSource?: (accountId: string) => { email: string; name: string; active: boolean } | undefined;
+  /** Called after a lifecycle or profile change, so a product fake can show it (a disabled account lists as inactive). */
+  onAccountChanged?: (user: FakeOrgUser) => void;
 
   constructor(options: { apiKeys?: Record<string, string>; orgId?: string } = {}) {
     this.orgId = options.orgId ?? 'org-1';
@@ -60,6 +67,13 @@ export class FakeAtlassianOrg {
     return group;
   }
 
+  private account(accountId: string): FakeOrgUser | undefined {
+    const known = this.users.get(accountId);
+    if (known) return known;
+    const source = this.accountSource?.(accountId);
+    return source ? this.addUser({ accountId, email: source.email, name: source.name, status: source.active ? 'active' : 'inactive' }) : undefined;
+  }
+
   private cursorPage<T>(items: T[], cursor: string | null): { data: T[]; links: { next?: string } } {
     const start = cursor ? Number(Buffer.from(cursor, 'base64url').toString('utf8')) : 0;
     const data = items.slice(start, start + PAGE);
@@ -78,22 +92,24 @@ export class FakeAtlassianOrg {
       return { status: 200, body: this.cursorPage([...this.users.values()].map(account), r.query.get('cursor')) };
     });
     s.route('GET', '/users/:accountId/manage/profile', (r) => {
-      const user = this.users.get(r.params.accountId!);
+      const user = this.account(r.params.accountId!);
       return user ? { status: 200, body: { account: account(user) } } : errors(404, 'Not found');
     });
     s.route('PATCH', '/users/:accountId/manage/profile', (r) => {
-      const user = this.users.get(r.params.accountId!);
+      const user = this.account(r.params.accountId!);
       if (!user) return errors(404, 'Not found');
       const body = (r.body ?? {}) as { name?: unknown; email?: unknown };
       if (typeof body.name === 'string') user.name = body.name;
       if (typeof body.email === 'string') user.email = body.email;
+      this.onAccountChanged?.(user);
       return { status: 200, body: { account: account(user) } };
     });
     for (const [action, status] of [['disable', 'inactive'], ['enable', 'active']] as const) {
       s.route('POST', `/users/:accountId/manage/lifecycle/${action}`, (r) => {
-        const user = this.users.get(r.params.accountId!);
+        const user = this.account(r.params.accountId!);
         if (!user) return errors(404, 'Not found');
         user.status = status;
+        this.onAccountChanged?.(user);
         return { status: 204 };
       });
     }

@@ -124,6 +124,19 @@ export class FakeJiraCloud {
     return component;
   }
 
+  /** A change made outside the Jira API (the org API's lifecycle and profile calls on a managed account). */
+  updateAccount(accountId: string, changes: { emailAddress?: string; displayName?: string; active?: boolean }): void {
+    const user = this.users.get(accountId);
+    if (!user) return;
+    if (changes.emailAddress !== undefined && changes.emailAddress !== user.emailAddress) {
+      this.userIdsByEmail.delete(user.emailAddress.toLowerCase());
+      user.emailAddress = changes.emailAddress;
+      this.userIdsByEmail.set(user.emailAddress.toLowerCase(), accountId);
+    }
+    if (changes.displayName !== undefined) user.displayName = changes.displayName;
+    if (changes.active !== undefined) user.active = changes.active;
+  }
+
   groupByName(name: string): FakeJiraGroup | undefined {
     const id = this.groupIdsByName.get(name.toLowerCase());
     return id ? this.groups.get(id) : undefined;

@@ -40,7 +40,11 @@ export interface LoggedRequest {
   status: number;
   /** Present only when `recordResponses` is on (contract tests validate them). */
   response?: unknown;
+  /** Arrival order across every fake in the process (orders one scenario's calls to several services). */
+  seq?: number;
 }
+
+let logSequence = 0;
 
 export interface FaultMatch {
   method?: string;
@@ -304,6 +308,7 @@ export class FakeServer {
           query: url.search,
           body,
           status: response.status,
+          seq: ++logSequence,
           ...(this.recordResponses ? { response: response.body } : {}),
         });
       }
@@ -327,7 +332,7 @@ export class FakeServer {
 
     const fault = this.takeFault(method, path, route);
     if (fault?.kind === 'drop' && !fault.afterApply) {
-      if (this.logRequests) this.log.push({ method, route: route?.template ?? path, path, query: url.search, body, status: 0 });
+      if (this.logRequests) this.log.push({ method, route: route?.template ?? path, path, query: url.search, body, status: 0, seq: ++logSequence });
       req.socket.destroy();
       return;
     }
@@ -344,7 +349,7 @@ export class FakeServer {
     }
     const response = await route.handler({ method, path, query: url.searchParams, headers: req.headers, body, params: (found as { params: Record<string, string> }).params, principal });
     if (fault?.kind === 'drop' && fault.afterApply) {
-      if (this.logRequests) this.log.push({ method, route: route.template, path, query: url.search, body, status: 0 });
+      if (this.logRequests) this.log.push({ method, route: route.template, path, query: url.search, body, status: 0, seq: ++logSequence });
       req.socket.destroy();
       return;
     }

@@ -65,6 +65,7 @@ describe('touchedByChanges', () => {
   it.each<[string, DirectoryChange[], Partial<ReturnType<typeof touchedByChanges>>]>([
     ['user changes touch the user', [change('user', 'created', 'u1'), change('user', 'deleted', 'u2')], { userIds: ['u1', 'u2'], needsFullRun: null }],
     ['membership changes touch the member', [change('membership', 'added', 'g1', 'u3')], { userIds: ['u3'], groupIds: [] }],
+    ['a removed membership also touches the group the member left', [change('membership', 'removed', 'g1', 'u3')], { userIds: ['u3'], groupIds: ['g1'], renamedGroupIds: [] }],
     ['a created group is looked at (created when missing)', [change('group', 'created', 'g1')], { groupIds: ['g1'], renamedGroupIds: [] }],
     ['a renamed group re-maps its members', [change('group', 'updated', 'g1')], { groupIds: ['g1'], renamedGroupIds: ['g1'] }],
     ['a deleted group needs a full run', [change('group', 'deleted', 'g1')], { needsFullRun: 'group g1 was deleted' }],
