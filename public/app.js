@@ -796,9 +796,15 @@
       });
     }
 
+    // The job this page follows: the one its own button queued or joined; otherwise the running or last one.
+    // (A queued job may be a SCIM change waiting out its debounce, which is not what the admin is watching.)
+    var followJobId = null;
+
     function refresh() {
-      return api('GET', '/connections/' + connectionId + '/sync').then(function (status) {
-        var job = status.running || (status.queued && status.queued[0]) || status.last;
+      var current = followJobId
+        ? api('GET', '/jobs/' + followJobId).then(function (body) { return body.job; })
+        : api('GET', '/connections/' + connectionId + '/sync').then(function (status) { return status.running || status.last || null; });
+      return current.then(function (job) {
         if (!job) return stop();
         var active = job.status === 'running' || job.status === 'queued';
         return runIdOf(job).then(function (runId) { return follow(job, runId, active); });
@@ -825,7 +831,7 @@
         return api('GET', '/runs/' + runId).then(function (body) {
           var run = body.run;
           var done = (body.opsByStatus.succeeded || 0) + (body.opsByStatus.failed || 0) + (body.opsByStatus.skipped || 0);
-          var total = run.counts.total;
+          var total = run.opsTotal;
           var finished = run.status !== 'running';
           var percent = finished ? 100 : run.phase === 'applying' && total ? Math.max(10, Math.round((done / total) * 100)) : { reading_directory: 10, reading_targets: 25, planning: 40 }[run.phase] || 5;
           var state = finished ? run.status : active ? 'running' : job.status;
@@ -856,6 +862,7 @@
       $('#confirm-panel').hidden = true;
       setProgress(2, 'queued', null, '');
       api('POST', '/connections/' + connectionId + '/sync', { dryRun: dryRun }).then(function (result) {
+        followJobId = result.jobId;
         if (result.joined) showMessage('info', 'A sync of this app is already queued or running; following it.');
         else showMessage();
         return start();
@@ -873,6 +880,7 @@
 
     return connectionPicker(function (id) {
       connectionId = id;
+      followJobId = null;
       $('#sync-status').hidden = true;
       $('#plan-panel').hidden = true;
       shownRun = null;
@@ -905,7 +913,7 @@
             h('td', {}, fmtDate(run.startedAt)), h('td', {}, run.connectionName || '—'),
             h('td', {}, run.trigger + (run.dryRun ? ' (dry run)' : '')),
             h('td', {}, h('span', { class: 'aui-lozenge' + (run.status === 'succeeded' ? ' aui-lozenge-success' : run.status === 'failed' || run.status === 'partial' ? ' aui-lozenge-error' : '') }, run.status)),
-            h('td', {}, run.counts.total + ' (' + run.counts.succeeded + ' / ' + run.counts.failed + ' / ' + run.counts.skipped + ')'),
+            h('td', {}, run.opsTotal + ' (' + run.opsSucceeded + ' / ' + run.opsFailed + ' / ' + run.opsSkipped + ')'),
             h('td', {}, fmtDuration(run.durationMs)),
             h('td', {}, h('button', { type: 'button', class: 'aui-button aui-button-link', onclick: function () { openRun(run.id); } }, 'Open run'))));
         });
@@ -927,8 +935,8 @@
         var dl = $('#run-summary');
         dl.textContent = '';
         [['Status', run.status], ['Phase', PHASES[run.phase] || run.phase], ['Trigger', run.trigger + (run.dryRun ? ' (dry run)' : '')], ['Mode', run.mode],
-          ['Changes', run.counts.total + ' planned, ' + run.counts.succeeded + ' done, ' + run.counts.failed + ' failed, ' + run.counts.skipped + ' skipped'],
-          ['Write calls', run.counts.writeCalls], ['Duration', fmtDuration(run.durationMs)], ['Started by', run.actor || run.trigger], ['Error', run.error || '—']]
+          ['Changes', run.opsTotal + ' planned, ' + run.opsSucceeded + ' done, ' + run.opsFailed + ' failed, ' + run.opsSkipped + ' skipped'],
+          ['Write calls', run.writeCalls], ['Duration', fmtDuration(run.durationMs)], ['Started by', run.actor || run.trigger], ['Error', run.error || '—']]
           .forEach(function (pair) { dl.appendChild(h('dt', {}, pair[0])); dl.appendChild(h('dd', {}, String(pair[1]))); });
         panel.focus();
         return loadOps();

@@ -2,13 +2,14 @@ import type { Queryable } from '../db/database';
 import type { RunMode, RunPhase, RunStatus, RunTrigger } from './runs';
 
 /**
- * Run history for the admin UI: runs with filters and keyset paging, one run with its ops, and a CSV export
+ * Run history for the admin UI: runs with filters and page numbers, one run with its ops, and a CSV export
  * of a run's ops. Every query is scoped to the tenant.
  */
 
 export interface RunView {
   id: string;
   connectionId: string;
+  connectionName: string | null;
   trigger: RunTrigger;
   mode: RunMode;
   dryRun: boolean;
@@ -36,6 +37,7 @@ export interface RunView {
 interface RunRow {
   id: string;
   connection_id: string;
+  connection_name: string | null;
   trigger: RunTrigger;
   mode: RunMode;
   dry_run: boolean;
@@ -60,13 +62,16 @@ interface RunRow {
   duration_ms: number | null;
 }
 
-const RUN_COLUMNS = `id, connection_id, trigger, mode, dry_run, status, phase, ops_total, ops_succeeded, ops_failed, ops_skipped,
-  write_calls, managed_users, deprovisions, deprovision_threshold, confirms_run_id, superseded_by, confirmed_by, actor, summary, error,
-  started_at, finished_at, duration_ms`;
+const RUN_COLUMNS = `r.id, r.connection_id, c.name AS connection_name, r.trigger, r.mode, r.dry_run, r.status, r.phase, r.ops_total,
+  r.ops_succeeded, r.ops_failed, r.ops_skipped, r.write_calls, r.managed_users, r.deprovisions, r.deprovision_threshold, r.confirms_run_id,
+  r.superseded_by, r.confirmed_by, r.actor, r.summary, r.error, r.started_at, r.finished_at, r.duration_ms`;
+
+const RUNS_FROM = 'sync_runs r LEFT JOIN connections c ON c.id = r.connection_id';
 
 const toRun = (r: RunRow): RunView => ({
   id: r.id,
   connectionId: r.connection_id,
+  connectionName: r.connection_name,
   trigger: r.trigger,
   mode: r.mode,
   dryRun: r.dry_run,
@@ -84,7 +89,7 @@ const toRun = (r: RunRow): RunView => ({
   supersededBy: r.superseded_by,
   confirmedBy: r.confirmed_by,
   actor: r.actor,
-  summary: r.summary,
+  summary: r.summary ?? {},
   error: r.error,
   startedAt: r.started_at,
   finishedAt: r.finished_at,
@@ -96,44 +101,52 @@ export interface RunQuery {
   connectionId?: string;
   status?: RunStatus;
   trigger?: RunTrigger;
+  dryRun?: boolean;
+  /** Runs started on or after this day (YYYY-MM-DD, UTC). */
+  from?: string;
+  /** Runs started on or before this day (YYYY-MM-DD, UTC). */
+  to?: string;
   limit?: number;
-  /** Keyset cursor: the `nextCursor` of the previous page. */
-  cursor?: string;
+  offset?: number;
 }
 
-function encodeCursor(startedAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([startedAt.toISOString(), id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { startedAt: string; id: string } | null {
-  try {
-    const [startedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    return typeof startedAt === 'string' && typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id) ? { startedAt, id } : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Newest first. */
-export async function listRuns(db: Queryable, query: RunQuery): Promise<{ runs: RunView[]; nextCursor: string | null }> {
+/** Newest first, with the total that matches the filters (the History page shows page numbers). */
+export async function listRuns(db: Queryable, query: RunQuery): Promise<{ total: number; runs: RunView[] }> {
+  const where = ['r.tenant_id = $1'];
+  const params: unknown[] = [query.tenantId];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (query.connectionId) add('r.connection_id = ?', query.connectionId);
+  if (query.status) add('r.status = ?', query.status);
+  if (query.trigger) add('r.trigger = ?', query.trigger);
+  if (query.dryRun !== undefined) add('r.dry_run = ?', query.dryRun);
+  if (query.from) add('r.started_at >= ?::date', query.from);
+  if (query.to) add("r.started_at < (?::date + interval '1 day')", query.to);
+  const filter = where.join(' AND ');
   const limit = Math.min(Math.max(query.limit ?? 25, 1), 200);
-  const cursor = query.cursor ? decodeCursor(query.cursor) : null;
+  const { rows: counted } = await db.query<{ total: number }>(`SELECT count(*) AS total FROM sync_runs r WHERE ${filter}`, params);
   const { rows } = await db.query<RunRow>(
-    `SELECT ${RUN_COLUMNS} FROM sync_runs
-      WHERE tenant_id = $1 AND ($2::uuid IS NULL OR connection_id = $2) AND ($3::text IS NULL OR status = $3)
-        AND ($4::text IS NULL OR trigger = $4)
-        AND ($5::timestamptz IS NULL OR (started_at, id) < ($5::timestamptz, $6::uuid))
-      ORDER BY started_at DESC, id DESC LIMIT $7`,
-    [query.tenantId, query.connectionId ?? null, query.status ?? null, query.trigger ?? null, cursor?.startedAt ?? null, cursor?.id ?? null, limit + 1],
+    `SELECT ${RUN_COLUMNS} FROM ${RUNS_FROM} WHERE ${filter}
+      ORDER BY r.started_at DESC, r.id DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+    [...params, limit, query.offset ?? 0],
   );
-  const page = rows.slice(0, limit).map(toRun);
-  const last = page[page.length - 1];
-  return { runs: page, nextCursor: rows.length > limit && last ? encodeCursor(last.startedAt, last.id) : null };
+  return { total: Number(counted[0]?.total ?? 0), runs: rows.map(toRun) };
 }
 
 export async function getRun(db: Queryable, tenantId: string, runId: string): Promise<RunView | null> {
-  const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM sync_runs WHERE id = $1 AND tenant_id = $2`, [runId, tenantId]);
+  const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM ${RUNS_FROM} WHERE r.id = $1 AND r.tenant_id = $2`, [runId, tenantId]);
   return rows[0] ? toRun(rows[0]) : null;
+}
+
+/** Ops per status of one run (the progress bar while it applies). */
+export async function opCounts(db: Queryable, tenantId: string, runId: string): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ status: string; n: number }>(
+    'SELECT status, count(*) AS n FROM sync_ops WHERE tenant_id = $1 AND run_id = $2 GROUP BY status',
+    [tenantId, runId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
 
 export interface OpView {
@@ -199,44 +212,56 @@ export interface OpQuery {
   status?: OpView['status'];
   kind?: string;
   targetId?: string;
-  /** Only ops after this seq (keyset paging in plan order). */
+  /** Only ops after this seq (keyset paging in plan order, for exports). */
   afterSeq?: number;
+  /** Skip this many matching ops (page numbers in the admin UI). */
+  offset?: number;
   limit?: number;
 }
 
-/** A run's ops in plan order. */
-export async function listRunOps(db: Queryable, query: OpQuery): Promise<{ ops: OpView[]; nextAfterSeq: number | null }> {
+const OP_COLUMNS =
+  'id, seq, op_key, target_id, kind, step, status, attempts, directory_user_id, account_id, group_name, detail, result, error, started_at, finished_at';
+
+function opFilter(query: OpQuery): { sql: string; params: unknown[] } {
+  return {
+    sql: `run_id = $1 AND tenant_id = $2 AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR kind = $4)
+      AND ($5::text IS NULL OR target_id = $5) AND seq > $6`,
+    params: [query.runId, query.tenantId, query.status ?? null, query.kind ?? null, query.targetId ?? null, query.afterSeq ?? 0],
+  };
+}
+
+/** A run's ops in plan order, with the total that matches the filters. */
+export async function listRunOps(db: Queryable, query: OpQuery): Promise<{ total: number; ops: OpView[]; nextAfterSeq: number | null }> {
   const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
+  const { sql, params } = opFilter(query);
+  const { rows: counted } = await db.query<{ total: number }>(`SELECT count(*) AS total FROM sync_ops WHERE ${sql}`, params);
   const { rows } = await db.query<OpRow>(
-    `SELECT id, seq, op_key, target_id, kind, step, status, attempts, directory_user_id, account_id, group_name, detail, result, error, started_at, finished_at
-       FROM sync_ops
-      WHERE run_id = $1 AND tenant_id = $2 AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR kind = $4)
-        AND ($5::text IS NULL OR target_id = $5) AND seq > $6
-      ORDER BY seq LIMIT $7`,
-    [query.runId, query.tenantId, query.status ?? null, query.kind ?? null, query.targetId ?? null, query.afterSeq ?? 0, limit + 1],
+    `SELECT ${OP_COLUMNS} FROM sync_ops WHERE ${sql} ORDER BY seq LIMIT $7 OFFSET $8`,
+    [...params, limit + 1, query.offset ?? 0],
   );
   const page = rows.slice(0, limit).map(toOp);
-  return { ops: page, nextAfterSeq: rows.length > limit ? page[page.length - 1]!.seq : null };
+  return { total: Number(counted[0]?.total ?? 0), ops: page, nextAfterSeq: rows.length > limit ? page[page.length - 1]!.seq : null };
 }
 
-const CSV_COLUMNS = ['seq', 'target', 'kind', 'status', 'attempts', 'directory_user_id', 'account_id', 'group', 'error', 'started_at', 'finished_at'] as const;
+export const OPS_CSV_COLUMNS = ['seq', 'target', 'kind', 'step', 'status', 'attempts', 'account_id', 'group', 'user', 'error', 'finished_at'] as const;
 
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  let text = value instanceof Date ? value.toISOString() : String(value);
-  // A cell starting with = + - @ is a formula in spreadsheet apps; prefix it so it stays text.
+/** RFC 4180 field; a leading = + - @ is prefixed with ' so a spreadsheet does not run it as a formula. */
+export function csvField(value: unknown): string {
+  let text =
+    value === null || value === undefined ? '' : value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value);
   if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** All ops of a run as CSV lines (header first), paged from the database so memory stays flat. */
+/** All ops of a run as CSV lines (header first), read in keyset pages so memory stays flat. */
 export async function* exportRunOpsCsv(db: Queryable, tenantId: string, runId: string): AsyncIterable<string> {
-  yield `${CSV_COLUMNS.join(',')}\n`;
+  yield `${OPS_CSV_COLUMNS.join(',')}\r\n`;
   let afterSeq = 0;
   for (;;) {
     const { ops, nextAfterSeq } = await listRunOps(db, { tenantId, runId, afterSeq, limit: 1000 });
     for (const op of ops) {
-      yield `${[op.seq, op.targetId, op.kind, op.status, op.attempts, op.directoryUserId, op.accountId, op.groupName, op.error, op.startedAt, op.finishedAt].map(csvCell).join(',')}\n`;
+      const user = op.detail.userName ?? op.detail.email ?? null;
+      yield `${[op.seq, op.targetId, op.kind, op.step, op.status, op.attempts, op.accountId, op.groupName, user, op.error, op.finishedAt].map(csvField).join(',')}\r\n`;
     }
     if (nextAfterSeq === null) break;
     afterSeq = nextAfterSeq;

@@ -22,7 +22,8 @@ import { TargetStore, type StoredTarget } from '../targets/store';
 import { targetInputSchema } from '../targets/config';
 import { CAPABILITY_MATRIX, capabilitiesOf } from '../targets/capabilities';
 import type { TargetDependencies } from '../targets/factory';
-import { getRun, listOps, listRuns, opCounts, opsCsv, opsQuerySchema, runsQuerySchema } from './history';
+import { exportRunOpsCsv, getRun, listRunOps, listRuns, opCounts } from '../sync/history';
+import { opsQuerySchema, runsQuerySchema } from './history';
 
 export interface AdminApiDependencies {
   config: Config;
@@ -645,7 +646,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
     '/runs',
     route(async (req, res) => {
       const query = parseInput(runsQuerySchema, req.query);
-      res.json(await listRuns(db, adminOf(res).tenant.id, query));
+      res.json(await listRuns(db, { ...query, tenantId: adminOf(res).tenant.id }));
     }),
   );
 
@@ -669,7 +670,8 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
     route(async (req, res) => {
       const run = await runOf(req, res);
       const query = parseInput(opsQuerySchema, req.query);
-      res.json(await listOps(db, adminOf(res).tenant.id, run.id, query));
+      const { total, ops } = await listRunOps(db, { ...query, tenantId: adminOf(res).tenant.id, runId: run.id });
+      res.json({ total, ops });
     }),
   );
 
@@ -679,7 +681,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       const run = await runOf(req, res);
       res.set('content-type', 'text/csv; charset=utf-8');
       res.set('content-disposition', `attachment; filename="sync-run-${run.id}.csv"`);
-      for await (const line of opsCsv(db, adminOf(res).tenant.id, run.id)) {
+      for await (const line of exportRunOpsCsv(db, adminOf(res).tenant.id, run.id)) {
         if (!res.write(line)) await new Promise((resolve) => res.once('drain', resolve));
       }
       res.end();

@@ -45,7 +45,9 @@ describeIfChromium('admin pages in a browser', () => {
     tdb = await createTestDatabase();
     jira = new FakeJiraCloud({ credentials: { 'admin@example.com': 'jira-token' } });
     await jira.start();
-    const config = testConfig({ DEV_HOST_ENABLED: 'true', JOBS_POLL_MS: '200' });
+    // SCIM pushes queue a debounced incremental sync; a long debounce keeps it waiting so the dry run below
+    // sees the pushed users as not yet in Jira. Synchronize then joins that queued job and runs it at once.
+    const config = testConfig({ DEV_HOST_ENABLED: 'true', JOBS_POLL_MS: '200', JOBS_CHANGE_DEBOUNCE_MS: '600000' });
     const secrets = SecretBox.fromKeyList(config.encryptionKeys!);
     const logger = silentLogger();
     const engine = createSyncEngine({ db: tdb.db, logger, resolveTargets: storeTargetResolver(new TargetStore(tdb.db, secrets)) });

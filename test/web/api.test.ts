@@ -2,7 +2,7 @@ import request from 'supertest';
 import { mintContextJwt } from '../../src/connect/jwt';
 import { createApp, type App } from '../../src/app';
 import { SecretBox } from '../../src/security/crypto';
-import { csvField } from '../../src/web/history';
+import { csvField } from '../../src/sync/history';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { silentLogger, testConfig } from '../helpers/runtime';
 
