@@ -12,4 +12,7 @@ module.exports = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testTimeout: 30000,
+  // Child processes, browsers and servers are closed in each suite's afterAll; this is the backstop that
+  // keeps a leaked handle from hanging CI after the results are in.
+  forceExit: true,
 };

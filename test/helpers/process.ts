@@ -19,6 +19,20 @@ export function distPath(...segments: string[]): string {
   return path.join(projectRoot(), 'dist', ...segments);
 }
 
+const running = new Set<ChildProcess>();
+
+/** SIGKILLs every child still running: call it in afterEach/afterAll so a failed test leaves no process behind. */
+export async function killAllProcesses(): Promise<void> {
+  const exits = [...running].map(
+    (child) =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  );
+  await Promise.all(exits);
+}
+
 export function spawnNode(script: string, args: string[], env: Record<string, string>): AppProcess {
   const child = spawn(process.execPath, [script, ...args], {
     cwd: projectRoot(),
@@ -42,8 +56,10 @@ export function spawnNode(script: string, args: string[], env: Record<string, st
   child.stderr!.on('data', (chunk: Buffer) => {
     err += chunk.toString();
   });
+  running.add(child);
   const exit = new Promise<number | null>((resolve) => {
     child.on('exit', (code) => {
+      running.delete(child);
       rejectUrl(new Error(`process exited with ${code} before listening:\n${err}`));
       resolve(code);
     });

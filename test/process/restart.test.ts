@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createPostgresDatabase, usingPostgres } from '../helpers/database';
 import { installPayload, signLifecycle, startKeyServer, type KeyServer } from '../helpers/connect';
-import { runCliProcess, spawnServer } from '../helpers/process';
+import { killAllProcesses, runCliProcess, spawnServer } from '../helpers/process';
 
 const BASE_URL = 'https://app.example.test';
 const KEYS = `k1:${randomBytes(32).toString('base64')}`;
@@ -25,6 +25,9 @@ async function listedClientKeys(env: Record<string, string>): Promise<string[]> 
   return (JSON.parse(result.stdout) as Array<{ clientKey: string }>).map((t) => t.clientKey);
 }
 
+// Each test starts and stops real processes (the embedded database takes seconds to open): generous timeouts.
+jest.setTimeout(120_000);
+
 describe('the app as a process', () => {
   let keys: KeyServer;
   let dataDir: string;
@@ -35,7 +38,10 @@ describe('the app as a process', () => {
   beforeEach(() => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ugs-data-'));
   });
-  afterEach(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  afterEach(async () => {
+    await killAllProcesses();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
 
   const baseEnv = () => ({
     APP_BASE_URL: BASE_URL,
