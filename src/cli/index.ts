@@ -6,6 +6,7 @@ import { migrate } from '../db/migrate';
 import { TenantStore } from '../connect/tenants';
 import { secretBoxFor } from '../runtime';
 import type { SecretBox } from '../security/crypto';
+import { resealAll } from '../security/reseal';
 import { connectionCommands } from '../connections/cli';
 
 /**
@@ -68,7 +69,7 @@ const commands: Record<string, Command> = {
     summary: 'Re-seal stored secrets with the first key of ENCRYPTION_KEYS (after adding a new key)',
     async run(ctx) {
       await migrate(ctx.db);
-      ctx.out({ tenants: await new TenantStore(ctx.db, ctx.secrets).resealSecrets() });
+      ctx.out({ resealed: await resealAll(ctx.db, ctx.secrets) });
     },
   },
 };

@@ -129,19 +129,4 @@ export class TenantStore {
     );
     return { tenant, sharedSecret };
   }
-
-  /** Re-seals every shared secret with the primary key (after a key rotation). Returns how many changed. */
-  async resealSecrets(): Promise<number> {
-    const { rows } = await this.db.query<{ id: string; shared_secret_sealed: string }>('SELECT id, shared_secret_sealed FROM tenants');
-    let changed = 0;
-    for (const row of rows) {
-      if (!this.secrets.needsReseal(row.shared_secret_sealed)) continue;
-      await this.db.query('UPDATE tenants SET shared_secret_sealed = $2 WHERE id = $1', [
-        row.id,
-        this.secrets.seal(this.secrets.open(row.shared_secret_sealed)),
-      ]);
-      changed += 1;
-    }
-    return changed;
-  }
 }
