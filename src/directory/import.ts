@@ -393,12 +393,17 @@ export class DirectoryImport {
       }
       {
         const removed = await client.query<{ group_id: string; user_id: string }>(
+          // EXCEPT, not NOT EXISTS: a set difference the planner hashes, whatever it guesses about the
+          // freshly filled staging table (a correlated NOT EXISTS went quadratic on a 50k-member group).
           `DELETE FROM directory_memberships m
-            WHERE m.group_id = ANY($3::uuid[]) AND m.connection_id = $2
-              AND NOT EXISTS (
-                SELECT 1 FROM directory_users u
-                  JOIN pull_staged_members s ON s.pull_id = $1 AND s.group_id = m.group_id AND s.user_external_id = u.external_id
-                 WHERE u.id = m.user_id AND u.connection_id = $2)
+            USING (
+              SELECT group_id, user_id FROM directory_memberships
+               WHERE group_id = ANY($3::uuid[]) AND connection_id = $2
+              EXCEPT
+              SELECT s.group_id, u.id FROM pull_staged_members s
+                JOIN directory_users u ON u.connection_id = $2 AND u.external_id = s.user_external_id
+               WHERE s.pull_id = $1 AND s.group_id = ANY($3::uuid[])) gone
+            WHERE m.group_id = gone.group_id AND m.user_id = gone.user_id
            RETURNING m.group_id, m.user_id`,
           [this.pullId, this.connectionId, groupIds],
         );
