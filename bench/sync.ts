@@ -1,0 +1,273 @@
+/**
+ * `npm run bench:sync`: the sync engine against the fake Jira Cloud, printed as JSON.
+ *
+ *  1. An initial full sync of 10,000 users, 500 groups and 50,000 memberships (the directory seeded with SQL;
+ *     on-the-fly group mapping, so every IdP group becomes a Jira group and every membership is needed) into
+ *     an empty Jira site that answers each call after `--latency` ms and rate-limits with a token bucket
+ *     (`--rate` requests/s, `--burst` tokens; 429 + Retry-After + X-RateLimit-* when empty).
+ *     Reported: write calls vs the minimum (one per needed change), read calls, 429s, wall time vs the lower
+ *     bound the rate limit and the concurrency allow, peak RSS and heap.
+ *  2. A re-sync right after with nothing changed: zero writes expected; reads and wall time.
+ *
+ * Everything runs in this process (the engine, its HTTP client, and the fake with its request log off).
+ * Database: embedded PGlite in a temporary folder by default; DATABASE_URL = a Postgres server (a scratch
+ * database is created and dropped here). `--scale=0.1` runs a tenth of the size (quick checks); the figures in
+ * docs/sync.md are for the full size. Other flags: `--concurrency=N` (HTTP client and engine, default: the
+ * target's default), `--rate`, `--burst`, `--latency`.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TenantStore } from '../src/connect/tenants';
+import { ConnectionService } from '../src/connections/service';
+import { openDatabase, type Database } from '../src/db/database';
+import { migrate } from '../src/db/migrate';
+import { SecretBox } from '../src/security/crypto';
+import { storeTargetResolver } from '../src/sync/resolve-targets';
+import { createSyncEngine, type RunResult } from '../src/sync/runs';
+import { parseSettings } from '../src/sync/settings';
+import { limitsSchema } from '../src/targets/config';
+import { CallCounter, type CallCounts } from '../src/targets/http';
+import { TargetStore } from '../src/targets/store';
+import { FakeJiraCloud } from '../test/fakes/fake-jira-cloud';
+import { createPostgresDatabase } from '../test/helpers/database';
+
+const FULL = { users: 10_000, groups: 500, memberships: 50_000 };
+
+function flag(name: string, fallback: number): number {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  if (!arg) return fallback;
+  const value = Number(arg.slice(name.length + 3));
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got "${arg}"`);
+  return value;
+}
+
+const scale = flag('scale', 1);
+const latencyMs = flag('latency', 20);
+const ratePerSecond = flag('rate', 100);
+const burst = flag('burst', 100);
+const concurrency = Math.round(flag('concurrency', limitsSchema.parse({}).concurrency));
+
+const size = {
+  users: Math.max(1, Math.round(FULL.users * scale)),
+  groups: Math.max(1, Math.round(FULL.groups * scale)),
+};
+// Every user is in the same number of distinct groups (5 at full size), so each group has users × k / groups members.
+const groupsPerUser = Math.min(size.groups, Math.max(1, Math.round(FULL.memberships / FULL.users)));
+const memberships = size.users * groupsPerUser;
+
+const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** Peak RSS and heap over a phase, sampled every 50 ms (and at the end). */
+class MemorySampler {
+  baselineRss = 0;
+  peakRss = 0;
+  peakHeapUsed = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  start(): void {
+    this.baselineRss = process.memoryUsage().rss;
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 50);
+  }
+
+  stop(): { baselineRssMB: number; peakRssMB: number; peakHeapUsedMB: number } {
+    clearInterval(this.timer);
+    this.sample();
+    return { baselineRssMB: mb(this.baselineRss), peakRssMB: mb(this.peakRss), peakHeapUsedMB: mb(this.peakHeapUsed) };
+  }
+
+  private sample(): void {
+    const usage = process.memoryUsage();
+    this.peakRss = Math.max(this.peakRss, usage.rss);
+    this.peakHeapUsed = Math.max(this.peakHeapUsed, usage.heapUsed);
+  }
+}
+
+async function openScratchDatabase(): Promise<{ db: Database; cleanup: () => Promise<void> }> {
+  if (process.env.DATABASE_URL) {
+    const created = await createPostgresDatabase();
+    const db = await openDatabase({ kind: 'postgres', url: created.url, poolMax: 5, ssl: false });
+    return {
+      db,
+      cleanup: async () => {
+        await db.close();
+        await created.drop();
+      },
+    };
+  }
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sync-'));
+  const db = await openDatabase({ kind: 'pglite', dataDir });
+  return {
+    db,
+    cleanup: async () => {
+      await db.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The directory in three statements: users, groups, then each user in `groupsPerUser` consecutive groups. */
+async function seedDirectory(db: Database, connectionId: string): Promise<void> {
+  await db.query(
+    `INSERT INTO directory_users (connection_id, user_name, primary_email, display_name, active, resource)
+     SELECT $1, 'user' || n || '@bench.example', 'user' || n || '@bench.example', 'User ' || n, true, '{}'::jsonb
+       FROM generate_series(1, $2) AS n`,
+    [connectionId, size.users],
+  );
+  await db.query(
+    `INSERT INTO directory_groups (connection_id, display_name, resource)
+     SELECT $1, 'bench-group-' || lpad(n::text, 5, '0'), '{}'::jsonb FROM generate_series(1, $2) AS n`,
+    [connectionId, size.groups],
+  );
+  await db.query(
+    `WITH u AS (SELECT id, row_number() OVER (ORDER BY user_name) - 1 AS i FROM directory_users WHERE connection_id = $1),
+          g AS (SELECT id, row_number() OVER (ORDER BY display_name) - 1 AS j FROM directory_groups WHERE connection_id = $1)
+     INSERT INTO directory_memberships (group_id, user_id, connection_id)
+     SELECT g.id, u.id, $1 FROM u CROSS JOIN generate_series(0, $2 - 1) AS k JOIN g ON g.j = (u.i * $2 + k) % $3`,
+    [connectionId, groupsPerUser, size.groups],
+  );
+  await db.query('ANALYZE directory_users; ANALYZE directory_groups; ANALYZE directory_memberships');
+}
+
+interface PhaseReport {
+  status: string;
+  opsTotal: number;
+  wallSeconds: number;
+  writeCalls: number;
+  readCalls: number;
+  throttled429: number;
+  retries: number;
+  callsByOperation: Record<string, number>;
+  /** RSS when the phase started (the database, the fake's state, the directory already seeded). */
+  baselineRssMB: number;
+  peakRssMB: number;
+  peakHeapUsedMB: number;
+}
+
+async function measureRun(run: () => Promise<RunResult>, counter: CallCounter, fake: FakeJiraCloud): Promise<PhaseReport> {
+  counter.reset();
+  fake.server.clearLog();
+  global.gc?.();
+  const memory = new MemorySampler();
+  memory.start();
+  const started = performance.now();
+  const result = await run();
+  const wallSeconds = (performance.now() - started) / 1000;
+  const peaks = memory.stop();
+  const counts: CallCounts = counter.snapshot();
+  const throttled = counts.readsThrottled + counts.writesThrottled;
+  const callsByOperation: Record<string, number> = {};
+  for (const [operation, count] of Object.entries(counts.byOperation)) callsByOperation[operation] = count.calls - count.throttled;
+  if (fake.server.counts.throttled !== throttled) {
+    throw new Error(`the client counted ${throttled} throttled calls, the fake answered ${fake.server.counts.throttled} with 429`);
+  }
+  return {
+    status: result.status,
+    opsTotal: result.opsTotal,
+    wallSeconds: round(wallSeconds),
+    // Calls the product acted on: a 429 means it did not.
+    writeCalls: counts.writes - counts.writesThrottled,
+    readCalls: counts.reads - counts.readsThrottled,
+    throttled429: throttled,
+    retries: counts.retries,
+    callsByOperation,
+    ...peaks,
+  };
+}
+
+/** The least time `calls` calls can take: the rate limit's, or the latency's spread over the calls in flight. */
+function lowerBoundSeconds(calls: number): number {
+  return Math.max(calls / ratePerSecond, (calls * latencyMs) / 1000 / concurrency);
+}
+
+async function main(): Promise<void> {
+  const { db, cleanup } = await openScratchDatabase();
+  const fake = new FakeJiraCloud({ credentials: { 'bench-admin@example.com': 'bench-token' } });
+  try {
+    await migrate(db);
+    const secrets = SecretBox.fromKeyList(`bench:${Buffer.alloc(32, 7).toString('base64')}`);
+    const { tenant } = await new TenantStore(db, secrets).createLocal({ clientKey: 'bench-sync', baseUrl: 'https://bench.atlassian.net' });
+    const { connection } = await new ConnectionService(db, { baseUrl: 'https://app.example', tokenGraceSeconds: 0 }).create({
+      tenantClientKey: 'bench-sync',
+      name: 'bench',
+      provider: 'generic',
+    });
+    const settings = parseSettings({ schemaVersion: 1, group: { mapping: 'on-the-fly' } });
+    await db.query('UPDATE connections SET settings = $3 WHERE tenant_id = $1 AND id = $2', [tenant.id, connection.id, JSON.stringify(settings)]);
+    const seedStarted = performance.now();
+    await seedDirectory(db, connection.id);
+    const seedSeconds = (performance.now() - seedStarted) / 1000;
+
+    fake.server.logRequests = false;
+    fake.server.latencyMs = latencyMs;
+    await fake.start();
+    fake.server.setRateLimit({ capacity: burst, refillPerSecond: ratePerSecond });
+    const store = new TargetStore(db, secrets);
+    await store.create(tenant.id, {
+      kind: 'jira-cloud',
+      name: 'bench jira',
+      baseUrl: fake.baseUrl,
+      settings: { limits: { concurrency } },
+      credentials: { email: 'bench-admin@example.com', apiToken: 'bench-token' },
+    });
+    const counter = new CallCounter();
+    const engine = createSyncEngine({
+      db,
+      resolveTargets: storeTargetResolver(store, { counter }),
+      concurrencyPerTarget: concurrency,
+      readConcurrency: concurrency,
+    });
+    const sync = () => engine.startRun({ connectionId: connection.id, tenantId: tenant.id, trigger: 'manual', mode: 'full' });
+
+    const initial = await measureRun(sync, counter, fake);
+    const minimumWrites = size.users + size.groups + memberships;
+    const initialCalls = initial.writeCalls + initial.readCalls;
+    const jiraState = { users: fake.users.size - 1, groups: fake.groups.size, memberships: fake.membershipCount() };
+    const stateMatches = jiraState.users === size.users && jiraState.groups === size.groups && jiraState.memberships === memberships;
+
+    const resync = await measureRun(sync, counter, fake);
+    const resyncCalls = resync.writeCalls + resync.readCalls;
+
+    const initialBound = lowerBoundSeconds(initialCalls);
+    const resyncBound = lowerBoundSeconds(resyncCalls);
+    const report = {
+      bench: 'sync',
+      node: process.version,
+      cpus: os.cpus().length,
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      database: db.kind,
+      scale,
+      directory: { users: size.users, groups: size.groups, memberships, seedSeconds: round(seedSeconds) },
+      fakeJira: { latencyMs, rateLimit: { refillPerSecond: ratePerSecond, burst }, concurrency },
+      initialSync: {
+        ...initial,
+        minimumWrites,
+        writesEqualMinimum: initial.writeCalls === minimumWrites,
+        jiraState,
+        jiraStateMatchesDirectory: stateMatches,
+        lowerBoundSeconds: round(initialBound),
+        wallOverBound: round(initial.wallSeconds / initialBound),
+      },
+      noChangeResync: {
+        ...resync,
+        zeroWrites: resync.writeCalls === 0,
+        lowerBoundSeconds: round(resyncBound),
+        wallOverBound: round(resync.wallSeconds / resyncBound),
+      },
+      lowerBound: 'max(calls / rate, calls × latency / concurrency), calls = reads + writes the fake acted on',
+      maxRssMB: mb(process.resourceUsage().maxRSS * 1024),
+    };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (!report.initialSync.writesEqualMinimum || !stateMatches || !report.noChangeResync.zeroWrites) process.exitCode = 2;
+  } finally {
+    await fake.stop();
+    await cleanup();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
