@@ -69,7 +69,11 @@ export interface SyncEngineOptions {
   concurrencyPerTarget?: number;
   /** Concurrent reads per target (member lists, lookups). Default 4. */
   readConcurrency?: number;
-  /** A running run whose heartbeat is older than this is taken as dead (its instance crashed). Default 15 minutes. */
+  /**
+   * A running run whose heartbeat is older than this is taken as dead (its instance crashed). Default 90 seconds:
+   * a live run renews its heartbeat every quarter of this (at most every 15 s) whatever phase it is in, and a
+   * sync job taken over from a dead instance (after the jobs lease, 60 s by default) must not wait long for it.
+   */
   staleRunAfterMs?: number;
   /** More pending changes than this and an incremental run does a full run instead. Default 5000. */
   maxIncrementalChanges?: number;
@@ -130,7 +134,8 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   const { db, logger } = options;
   const concurrency = options.concurrencyPerTarget ?? 4;
   const readConcurrency = options.readConcurrency ?? 4;
-  const staleAfterMs = options.staleRunAfterMs ?? 15 * 60_000;
+  const staleAfterMs = options.staleRunAfterMs ?? 90_000;
+  const runHeartbeatMs = Math.max(50, Math.min(15_000, Math.floor(staleAfterMs / 4)));
   const maxIncremental = options.maxIncrementalChanges ?? 5000;
 
   async function loadConnection(connectionId: string, tenantId?: string): Promise<ConnectionRow> {
@@ -413,12 +418,23 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   }
 
   async function runGuarded(run: RunContext, settings: SyncSettings): Promise<RunResult> {
+    // Phases and op outcomes renew the heartbeat too, but a long read of a large target writes neither: without
+    // this timer a live run would look dead, or the stale window would have to outlast the longest read (and a
+    // crashed instance's run would block its connection for that long).
+    const beat = setInterval(() => {
+      db.query("UPDATE sync_runs SET heartbeat_at = now() WHERE id = $1 AND tenant_id = $2 AND status = 'running'", [run.runId, run.tenantId]).catch(
+        (error: unknown) => logger?.warn({ runId: run.runId, err: describeError(error) }, 'renewing the sync run heartbeat failed'),
+      );
+    }, runHeartbeatMs);
+    beat.unref();
     try {
       return await execute(run, settings);
     } catch (error) {
       logger?.error({ runId: run.runId, err: describeError(error) }, 'sync run failed');
       await finishRun(run, 'failed', 'failed', { error: describeError(error) }).catch(() => undefined);
       throw new SyncRunError(run.runId, error);
+    } finally {
+      clearInterval(beat);
     }
   }
 

@@ -57,6 +57,9 @@ export const E2E_ENV: Record<string, string> = {
   SCIM_RATE_LIMIT_PER_SECOND: '0',
 };
 
+/** The engine's stale-run window, scaled down with JOBS_LEASE_SECONDS as production's 90 s is to its 60 s lease. */
+export const E2E_STALE_RUN_MS = 2_000;
+
 export interface ScimResponse {
   status: number;
   body: Record<string, unknown> | null;
@@ -125,7 +128,8 @@ export class E2eHarness {
     const logger = silentLogger();
     const secrets = SecretBox.fromKeyList(config.encryptionKeys!);
     // As openRuntime: engine over the stored targets, the jobs service with the sync handler, the app with both.
-    const engine = createSyncEngine({ db: t.db, logger, resolveTargets: storeTargetResolver(new TargetStore(t.db, secrets)) });
+    // staleRunAfterMs scaled down with the jobs lease (production: 60 s lease, 90 s stale window).
+    const engine = createSyncEngine({ db: t.db, logger, resolveTargets: storeTargetResolver(new TargetStore(t.db, secrets)), staleRunAfterMs: E2E_STALE_RUN_MS });
     const jobs = new JobsService(t.db, createSyncJobHandler({ db: t.db, secrets, engine, logger }), jobsOptionsFrom(config), logger);
     const app = createApp({ config, db: t.db, logger, secrets, web: { jobs, engine } });
     await app.ready;
@@ -293,7 +297,7 @@ export class E2eHarness {
 
   /** A new jobs instance (a restarted process) on the same database, running the same handler. */
   async restartJobs(overrides: Partial<JobsOptions> = {}, dependencies: TargetDependencies = {}, db: Database = this.db): Promise<JobsService> {
-    await this.jobs.stop();
+    await Promise.race([this.jobs.stop(), sleep(5000)]);
     this.jobs = this.newInstance(overrides, dependencies, db);
     this.jobs.start();
     this.jobsDirty = Object.keys(overrides).length > 0 || Object.keys(dependencies).length > 0 || db !== this.db;
@@ -305,7 +309,12 @@ export class E2eHarness {
     const engine =
       db === this.db && Object.keys(dependencies).length === 0
         ? this.engine
-        : createSyncEngine({ db, logger: this.logger, resolveTargets: storeTargetResolver(new TargetStore(db, this.secrets), dependencies) });
+        : createSyncEngine({
+            db,
+            logger: this.logger,
+            resolveTargets: storeTargetResolver(new TargetStore(db, this.secrets), dependencies),
+            staleRunAfterMs: E2E_STALE_RUN_MS,
+          });
     const options = { ...jobsOptionsFrom(this.config), ...overrides };
     const service = new JobsService(db, createSyncJobHandler({ db, secrets: this.secrets, engine, logger: this.logger }), options, this.logger);
     this.extraInstances.push(service);
@@ -451,7 +460,8 @@ export class E2eHarness {
   }
 
   async stop(): Promise<void> {
-    for (const instance of [this.jobs, ...this.extraInstances]) await instance.stop().catch(() => undefined);
+    // Bounded: an instance whose database handle was crashed never finishes stopping (its poll never answers).
+    for (const instance of new Set([this.jobs, ...this.extraInstances])) await Promise.race([instance.stop().catch(() => undefined), sleep(3000)]);
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
