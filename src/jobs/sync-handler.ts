@@ -44,6 +44,7 @@ export function createSyncJobHandler({ db, secrets, engine, logger }: SyncJobHan
       trigger: job.trigger,
       mode: job.mode,
       dryRun: job.dryRun,
+      signal,
     });
     await job.reportProgress({
       phase: result.status,

@@ -47,6 +47,8 @@ export interface ExecutorContext {
   targets: ReadonlyMap<string, Target>;
   concurrencyPerTarget: number;
   logger?: Logger;
+  /** Once aborted, every operation not yet started is skipped (the run is being stopped). */
+  signal?: AbortSignal;
 }
 
 interface RunningRecord {
@@ -215,6 +217,7 @@ export async function executePlan(ctx: ExecutorContext, stored: StoredOp[]): Pro
 
   const runOne = async (item: StoredOp): Promise<void> => {
     const op = item.op;
+    if (ctx.signal?.aborted) return skip(item, 'skipped: the sync was stopped before this operation');
     for (const dependency of op.dependsOn) {
       const status = statusByKey.get(dependency);
       if (status !== 'succeeded') return skip(item, `skipped: ${dependency} ${status ?? 'not run'}`);

@@ -47,6 +47,12 @@ export interface StartRunRequest {
   dryRun?: boolean;
   /** Jira accountId of the admin who started it (manual runs). */
   actor?: string;
+  /**
+   * Stops the run at its next safe point (between phases, before each operation): the job was cancelled, its
+   * instance is stopping, or it lost its lease. The run ends 'cancelled', its remaining operations 'skipped',
+   * its directory changes stay pending, and startRun rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -128,6 +134,7 @@ interface RunContext {
   mode: RunMode;
   dryRun: boolean;
   confirmsRunId: string | null;
+  signal?: AbortSignal;
 }
 
 export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
@@ -270,6 +277,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       changesThrough = rows[0]?.through === null || rows[0]?.through === undefined ? null : Number(rows[0].through);
       snapshot = await readDirectory(db, run.connectionId);
     }
+    run.signal?.throwIfAborted();
     const desired = desiredState(snapshot!, settings);
     summary.directory = { users: snapshot!.users.length, groups: snapshot!.groups.length, memberships: snapshot!.memberships.length };
     await setPhase(run, 'reading_targets', { changes_through: changesThrough });
@@ -341,12 +349,15 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       return result('awaiting_confirmation', null);
     }
 
+    run.signal?.throwIfAborted();
     await setPhase(run, 'applying');
     const targets = new Map(resolved.map((r) => [r.targetId, r.target]));
     const execution = await executePlan(
-      { db, tenantId: run.tenantId, connectionId: run.connectionId, runId: run.runId, targets, concurrencyPerTarget: concurrency, logger },
+      { db, tenantId: run.tenantId, connectionId: run.connectionId, runId: run.runId, targets, concurrencyPerTarget: concurrency, logger, signal: run.signal },
       stored,
     );
+    // Stopped part-way: the skipped operations are not done, so the changes must stay pending.
+    run.signal?.throwIfAborted();
     // Changes are consumed only by a clean run: after a failure the next incremental run looks at the same users again.
     if (execution.failed === 0 && changesThrough !== null) await consumeChanges(db, run.connectionId, changesThrough);
     const status: RunStatus = execution.failed > 0 ? 'partial' : 'succeeded';
@@ -430,6 +441,12 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     try {
       return await execute(run, settings);
     } catch (error) {
+      if (run.signal?.aborted) {
+        const reason = run.signal.reason instanceof Error ? run.signal.reason.message : String(run.signal.reason);
+        logger?.warn({ runId: run.runId, reason }, 'sync run stopped before it finished');
+        await finishRun(run, 'cancelled', 'done', { error: `stopped before it finished: ${reason}` }).catch(() => undefined);
+        throw run.signal.reason;
+      }
       logger?.error({ runId: run.runId, err: describeError(error) }, 'sync run failed');
       await finishRun(run, 'failed', 'failed', { error: describeError(error) }).catch(() => undefined);
       throw new SyncRunError(run.runId, error);
@@ -453,7 +470,16 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
         confirmsRunId: null,
       });
       return runGuarded(
-        { runId, tenantId: connection.tenant_id, connectionId: request.connectionId, trigger: request.trigger, mode: request.mode, dryRun, confirmsRunId: null },
+        {
+          runId,
+          tenantId: connection.tenant_id,
+          connectionId: request.connectionId,
+          trigger: request.trigger,
+          mode: request.mode,
+          dryRun,
+          confirmsRunId: null,
+          signal: request.signal,
+        },
         settings,
       );
     },
