@@ -33,7 +33,14 @@ export async function openRuntime(config: Config, logger: Logger, options: { onF
   try {
     const applied = await migrate(db, (message) => logger.debug({ component: 'migrate' }, message));
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-    const engine = createSyncEngine({ db, logger, resolveTargets: storeTargetResolver(new TargetStore(db, secrets)) });
+    const engine = createSyncEngine({
+      db,
+      logger,
+      resolveTargets: storeTargetResolver(new TargetStore(db, secrets)),
+      // A run is taken for dead before its job's lease runs out, so the instance that takes the job over after a
+      // crash can start a new run at once instead of spending an attempt on "a run is in progress".
+      staleRunAfterMs: config.jobs.leaseSeconds * 750,
+    });
     const jobs = new JobsService(db, createSyncJobHandler({ db, secrets, engine, logger }), jobsOptionsFrom(config), logger);
     const app = createApp({ config, db, logger, secrets, web: { jobs, engine } });
     await app.ready;
