@@ -9,6 +9,7 @@
  *  - PATCH /Groups/{id} adding one member to groups of 0, 10k and 100k members.
  */
 import http from 'node:http';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { createApp } from '../src/app';
@@ -76,8 +77,57 @@ class Client {
   }
 }
 
-/** Runs `next(i)` from CONCURRENCY workers for DURATION_MS (or `limit` calls) and measures each call. */
-async function measure(expectStatus: number, next: (i: number) => Promise<{ status: number }>, limit = Infinity): Promise<Stats> {
+/**
+ * What one measurement sends. The load runs in a worker thread with its own event loop, so the client's
+ * work does not eat into the server's (a load generator in the server's thread would halve what it measures).
+ */
+type Scenario =
+  | { kind: 'createUser' }
+  | { kind: 'getByUserName'; users: number }
+  | { kind: 'patchAddMember'; groupId: string; candidates: string[] };
+
+interface LoadJob {
+  port: number;
+  token: string;
+  base: string;
+  scenario: Scenario;
+  expectStatus: number;
+  limit: number;
+}
+
+function requestFor(scenario: Scenario, base: string, i: number): { method: string; path: string; body?: unknown } {
+  switch (scenario.kind) {
+    case 'createUser':
+      return {
+        method: 'POST',
+        path: `${base}/Users`,
+        body: {
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+          userName: `new${i}@bench.example`,
+          name: { givenName: 'New', familyName: `N${i}` },
+          emails: [{ value: `new${i}@bench.example`, type: 'work', primary: true }],
+          active: true,
+        },
+      };
+    case 'getByUserName': {
+      const n = 1 + ((i * 7919) % scenario.users);
+      return { method: 'GET', path: `${base}/Users?filter=${encodeURIComponent(`userName eq "USER${n}@bench.example"`)}` };
+    }
+    case 'patchAddMember':
+      return {
+        method: 'PATCH',
+        path: `${base}/Groups/${scenario.groupId}`,
+        body: {
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+          Operations: [{ op: 'Add', path: 'members', value: [{ value: scenario.candidates[i % scenario.candidates.length] }] }],
+        },
+      };
+  }
+}
+
+/** Worker side: CONCURRENCY loops for DURATION_MS (or `limit` calls), each call timed. */
+async function runLoad(job: LoadJob): Promise<Stats> {
+  const client = new Client(job.port, job.token);
   const latencies: number[] = [];
   let errors = 0;
   let issued = 0;
@@ -85,15 +135,16 @@ async function measure(expectStatus: number, next: (i: number) => Promise<{ stat
   const deadline = started + DURATION_MS;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < deadline && issued < limit) {
-        const i = issued++;
+      while (performance.now() < deadline && issued < job.limit) {
+        const { method, path, body } = requestFor(job.scenario, job.base, issued++);
         const t0 = performance.now();
-        const res = await next(i);
+        const res = await client.request(method, path, body);
         latencies.push(performance.now() - t0);
-        if (res.status !== expectStatus) errors++;
+        if (res.status !== job.expectStatus) errors++;
       }
     }),
   );
+  client.close();
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const round = (n: number) => Math.round(n * 100) / 100;
@@ -104,6 +155,18 @@ async function measure(expectStatus: number, next: (i: number) => Promise<{ stat
     p99Ms: round(percentile(latencies, 99)),
     errors,
   };
+}
+
+/** Main side: runs one measurement in a worker thread and returns its figures. */
+function measure(job: LoadJob): Promise<Stats> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(__filename, { workerData: job });
+    worker.once('message', (stats: Stats) => resolve(stats));
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`load worker exited with ${code}`));
+    });
+  });
 }
 
 async function seedUsers(db: Database, connectionId: string, count: number): Promise<void> {
@@ -172,26 +235,17 @@ async function main(): Promise<void> {
 
     const server = http.createServer(app.app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const client = new Client((server.address() as AddressInfo).port, token);
+    const port = (server.address() as AddressInfo).port;
     const base = `/scim/v2/${connection.id}`;
+    const load = (scenario: Scenario, expectStatus: number, limit = Infinity) => measure({ port, token, base, scenario, expectStatus, limit });
 
     // Warm up (JIT, plan caches) before measuring.
-    for (let i = 0; i < 50; i++) await client.request('GET', `${base}/Users?filter=${encodeURIComponent(`userName eq "user${i + 1}@bench.example"`)}`);
+    const warm = new Client(port, token);
+    for (let i = 0; i < 50; i++) await warm.request('GET', `${base}/Users?filter=${encodeURIComponent(`userName eq "user${i + 1}@bench.example"`)}`);
+    warm.close();
 
-    const createUser = await measure(201, (i) =>
-      client.request('POST', `${base}/Users`, {
-        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
-        userName: `new${i}@bench.example`,
-        name: { givenName: 'New', familyName: `N${i}` },
-        emails: [{ value: `new${i}@bench.example`, type: 'work', primary: true }],
-        active: true,
-      }),
-    );
-
-    const getByUserName = await measure(200, (i) => {
-      const n = 1 + ((i * 7919) % USERS);
-      return client.request('GET', `${base}/Users?filter=${encodeURIComponent(`userName eq "USER${n}@bench.example"`)}`);
-    });
+    const createUser = await load({ kind: 'createUser' }, 201);
+    const getByUserName = await load({ kind: 'getByUserName', users: USERS }, 200);
 
     // Candidates to add: users that are in none of the groups yet (the newly created ones), then the
     // tail of the seeded ones for the 10k group. Each PATCH adds one user not yet a member.
@@ -202,18 +256,8 @@ async function main(): Promise<void> {
     const candidates = fresh.map((r) => r.id);
     const patchAddMember: Record<string, Stats> = {};
     for (const [label, groupId] of Object.entries(groups)) {
-      let next = 0;
-      patchAddMember[label] = await measure(
-        204,
-        () =>
-          client.request('PATCH', `${base}/Groups/${groupId}`, {
-            schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
-            Operations: [{ op: 'Add', path: 'members', value: [{ value: candidates[next++ % candidates.length] }] }],
-          }),
-        candidates.length,
-      );
+      patchAddMember[label] = await load({ kind: 'patchAddMember', groupId, candidates }, 204, candidates.length);
     }
-    client.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
 
     const ratio = patchAddMember.members100k!.p50Ms / Math.max(0.001, patchAddMember.members0!.p50Ms);
@@ -240,7 +284,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
-  process.exit(1);
-});
+if (isMainThread) {
+  main().catch((error) => {
+    process.stderr.write(`${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+} else {
+  runLoad(workerData as LoadJob).then((stats) => parentPort!.postMessage(stats));
+}
