@@ -551,7 +551,7 @@
     var box = $('#products-on-create');
     products.forEach(function (p) {
       var id = 'product-' + p;
-      box.appendChild(h('div', { class: 'checkbox' }, h('input', { class: 'checkbox', type: 'checkbox', id: id, value: p, 'data-product': p }), h('label', { for: id }, p)));
+      box.appendChild(h('div', { class: 'checkbox' }, h('input', { class: 'checkbox', type: 'checkbox', id: id, value: p, 'data-product': p }), h('span', { class: 'aui-form-glyph' }), h('label', { for: id }, p)));
     });
     var page = settingsPage('#user-settings-form', ['user', 'safety'], function (state) {
       $all('[data-product]', box).forEach(function (el) { el.checked = state.settings.user.productsOnCreate.indexOf(el.value) >= 0; });

@@ -162,6 +162,13 @@ describeIfChromium('admin pages in a browser', () => {
 
   it('configures a manual group mapping', async () => {
     const frame = await open('ugs-group-sync');
+    // AUI hides native checkboxes and radios and draws a glyph after each: every one must have its glyph, drawn.
+    const toggles = frame.locator('form.aui .checkbox > input, form.aui .radio > input');
+    expect(await toggles.count()).toBeGreaterThan(5);
+    expect(await frame.locator('form.aui .checkbox > input + .aui-form-glyph, form.aui .radio > input + .aui-form-glyph').count()).toBe(await toggles.count());
+    type Styles = { getComputedStyle(element: unknown, pseudo: string): { width: string } };
+    const glyph = await frame.locator('#mapping-manual + .aui-form-glyph').evaluate((el) => (globalThis as unknown as Styles).getComputedStyle(el, '::before').width);
+    expect(parseFloat(glyph)).toBeGreaterThan(0);
     await frame.locator('label[for="mapping-manual"]').click();
     await frame.getByRole('button', { name: 'Add mapping' }).click();
     await frame.getByLabel('IdP group', { exact: true }).fill('Engineering');
