@@ -9,7 +9,8 @@ import { createApp, type App } from './app';
 import { TargetStore } from './targets/store';
 import { createSyncEngine, type SyncEngine } from './sync/runs';
 import { storeTargetResolver } from './sync/resolve-targets';
-import { JobsService, jobsOptionsFrom } from './jobs/service';
+import { JobsService, jobsOptionsFrom, type JobsOptions } from './jobs/service';
+import type { TargetDependencies } from './targets/factory';
 import { createSyncJobHandler } from './jobs/sync-handler';
 
 /** The process's long-lived parts, wired once. Tests use this too, so they run what production runs. */
@@ -27,21 +28,39 @@ export function secretBoxFor(config: Config): SecretBox {
   return config.encryptionKeys ? SecretBox.fromKeyList(config.encryptionKeys) : SecretBox.fromDataDir(config.dataDir);
 }
 
+export interface SyncServicesOptions {
+  /** HTTP knobs for the target adapters (tests and benchmarks). */
+  targets?: TargetDependencies;
+  jobs?: Partial<JobsOptions>;
+  /**
+   * Default: three quarters of the jobs lease, so a crashed instance's run is taken for dead before its job's
+   * lease runs out and the instance that takes the job over can start a new run at once.
+   */
+  staleRunAfterMs?: number;
+}
+
+/** The sync engine over the tenant's stored targets, and the job queue whose handler pulls and then runs it. */
+export function createSyncServices(
+  { config, db, logger, secrets }: { config: Config; db: Database; logger: Logger; secrets: SecretBox },
+  options: SyncServicesOptions = {},
+): { engine: SyncEngine; jobs: JobsService } {
+  const engine = createSyncEngine({
+    db,
+    logger,
+    resolveTargets: storeTargetResolver(new TargetStore(db, secrets), options.targets),
+    staleRunAfterMs: options.staleRunAfterMs ?? config.jobs.leaseSeconds * 750,
+  });
+  const jobs = new JobsService(db, createSyncJobHandler({ db, secrets, engine, logger }), { ...jobsOptionsFrom(config), ...options.jobs }, logger);
+  return { engine, jobs };
+}
+
 export async function openRuntime(config: Config, logger: Logger, options: { onFatal?: (error: Error) => void } = {}): Promise<Runtime> {
   const secrets = secretBoxFor(config);
   const db = await openDatabase(config.database, { onLockCompromised: options.onFatal });
   try {
     const applied = await migrate(db, (message) => logger.debug({ component: 'migrate' }, message));
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-    const engine = createSyncEngine({
-      db,
-      logger,
-      resolveTargets: storeTargetResolver(new TargetStore(db, secrets)),
-      // A run is taken for dead before its job's lease runs out, so the instance that takes the job over after a
-      // crash can start a new run at once instead of spending an attempt on "a run is in progress".
-      staleRunAfterMs: config.jobs.leaseSeconds * 750,
-    });
-    const jobs = new JobsService(db, createSyncJobHandler({ db, secrets, engine, logger }), jobsOptionsFrom(config), logger);
+    const { engine, jobs } = createSyncServices({ config, db, logger, secrets });
     const app = createApp({ config, db, logger, secrets, web: { jobs, engine } });
     await app.ready;
     return { ...app, config, db, logger, secrets, engine, jobs };

@@ -5,12 +5,9 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
 import { createApp } from '../../src/app';
-import { JobsService, jobsOptionsFrom } from '../../src/jobs/service';
+import type { JobsService } from '../../src/jobs/service';
+import { createSyncServices } from '../../src/runtime';
 import { SecretBox } from '../../src/security/crypto';
-import { createSyncEngine } from '../../src/sync/runs';
-import { storeTargetResolver } from '../../src/sync/resolve-targets';
-import { createSyncJobHandler } from '../../src/jobs/sync-handler';
-import { TargetStore } from '../../src/targets/store';
 import { projectRoot } from '../../src/db/migrate';
 import { FakeJiraCloud } from '../fakes/fake-jira-cloud';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
@@ -50,13 +47,9 @@ describeIfChromium('admin pages in a browser', () => {
     const config = testConfig({ DEV_HOST_ENABLED: 'true', JOBS_POLL_MS: '200', JOBS_CHANGE_DEBOUNCE_MS: '600000' });
     const secrets = SecretBox.fromKeyList(config.encryptionKeys!);
     const logger = silentLogger();
-    const engine = createSyncEngine({ db: tdb.db, logger, resolveTargets: storeTargetResolver(new TargetStore(tdb.db, secrets)) });
-    jobs = new JobsService(
-      tdb.db,
-      createSyncJobHandler({ db: tdb.db, secrets, engine, logger }),
-      { ...jobsOptionsFrom(config), scheduler: false, pollMs: 200 },
-      logger,
-    );
+    const services = createSyncServices({ config, db: tdb.db, logger, secrets }, { jobs: { scheduler: false, pollMs: 200 } });
+    jobs = services.jobs;
+    const engine = services.engine;
     const app = createApp({ config, db: tdb.db, logger, secrets, web: { jobs, engine } });
     await app.ready;
     jobs.start();

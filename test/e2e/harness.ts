@@ -13,6 +13,7 @@ import { SecretBox } from '../../src/security/crypto';
 import { savePullConfig, type PullConfigInput } from '../../src/sources/config';
 import { storeTargetResolver } from '../../src/sync/resolve-targets';
 import { createSyncEngine, type SyncEngine } from '../../src/sync/runs';
+import { createSyncServices } from '../../src/runtime';
 import { saveSettings, type SyncSettingsInput } from '../../src/sync/settings';
 import type { TargetDependencies } from '../../src/targets/factory';
 import { TargetStore } from '../../src/targets/store';
@@ -129,8 +130,7 @@ export class E2eHarness {
     const secrets = SecretBox.fromKeyList(config.encryptionKeys!);
     // As openRuntime: engine over the stored targets, the jobs service with the sync handler, the app with both.
     // staleRunAfterMs scaled down with the jobs lease (production: 60 s lease, 90 s stale window).
-    const engine = createSyncEngine({ db: t.db, logger, resolveTargets: storeTargetResolver(new TargetStore(t.db, secrets)), staleRunAfterMs: E2E_STALE_RUN_MS });
-    const jobs = new JobsService(t.db, createSyncJobHandler({ db: t.db, secrets, engine, logger }), jobsOptionsFrom(config), logger);
+    const { engine, jobs } = createSyncServices({ config, db: t.db, logger, secrets }, { staleRunAfterMs: E2E_STALE_RUN_MS });
     const app = createApp({ config, db: t.db, logger, secrets, web: { jobs, engine } });
     await app.ready;
     // As listen(): the HTTP server, then the jobs.
