@@ -11,6 +11,8 @@ export const installPayloadSchema = z
     sharedSecret: z.string().min(1),
     baseUrl: z.url(),
     productType: z.string().optional(),
+    /** Only in a Connect-on-Forge install: the Forge installation ARI (`ari:cloud:ecosystem::installation/…`). */
+    installationId: z.string().min(1).max(512).optional(),
   })
   .loose();
 
@@ -22,6 +24,8 @@ export interface Tenant {
   baseUrl: string;
   productType: string;
   origin: 'connect' | 'local';
+  /** The Forge installation ARI of a Connect-on-Forge install; null for a plain Connect or local tenant. */
+  forgeInstallationId: string | null;
   installedAt: Date;
   updatedAt: Date;
   uninstalledAt: Date | null;
@@ -33,12 +37,13 @@ interface TenantRow {
   base_url: string;
   product_type: string;
   origin: 'connect' | 'local';
+  forge_installation_id: string | null;
   installed_at: Date;
   updated_at: Date;
   uninstalled_at: Date | null;
 }
 
-const TENANT_COLUMNS = 'id, client_key, base_url, product_type, origin, installed_at, updated_at, uninstalled_at';
+const TENANT_COLUMNS = 'id, client_key, base_url, product_type, origin, forge_installation_id, installed_at, updated_at, uninstalled_at';
 
 function toTenant(row: TenantRow): Tenant {
   return {
@@ -47,6 +52,7 @@ function toTenant(row: TenantRow): Tenant {
     baseUrl: row.base_url,
     productType: row.product_type,
     origin: row.origin,
+    forgeInstallationId: row.forge_installation_id,
     installedAt: row.installed_at,
     updatedAt: row.updated_at,
     uninstalledAt: row.uninstalled_at,
@@ -59,17 +65,30 @@ export class TenantStore {
     private readonly secrets: SecretBox,
   ) {}
 
-  /** Saves an install (first install or reinstall); a reinstall replaces the secret and clears uninstalled_at. */
+  /**
+   * Saves an install (first install or reinstall); a reinstall replaces the secret and clears uninstalled_at.
+   * The Forge installation id follows the latest install, so a site that moves between plain Connect and
+   * Connect on Forge shows the flavour it runs now.
+   */
   async saveInstall(payload: InstallPayload, origin: Tenant['origin'] = 'connect'): Promise<Tenant> {
     const { sharedSecret, ...info } = installPayloadSchema.parse(payload);
     const { rows } = await this.db.query<TenantRow>(
-      `INSERT INTO tenants (client_key, base_url, product_type, client_info, shared_secret_sealed, origin)
-       VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO tenants (client_key, base_url, product_type, client_info, shared_secret_sealed, origin, forge_installation_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (client_key) DO UPDATE SET
          base_url = EXCLUDED.base_url, product_type = EXCLUDED.product_type, client_info = EXCLUDED.client_info,
-         shared_secret_sealed = EXCLUDED.shared_secret_sealed, updated_at = now(), uninstalled_at = NULL
+         shared_secret_sealed = EXCLUDED.shared_secret_sealed, forge_installation_id = EXCLUDED.forge_installation_id,
+         updated_at = now(), uninstalled_at = NULL
        RETURNING ${TENANT_COLUMNS}`,
-      [info.clientKey, info.baseUrl, info.productType ?? 'jira', JSON.stringify(info), this.secrets.seal(sharedSecret), origin],
+      [
+        info.clientKey,
+        info.baseUrl,
+        info.productType ?? 'jira',
+        JSON.stringify(info),
+        this.secrets.seal(sharedSecret),
+        origin,
+        info.installationId ?? null,
+      ],
     );
     return toTenant(rows[0]!);
   }

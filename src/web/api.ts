@@ -175,7 +175,17 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
     '/me',
     route(async (_req, res) => {
       const admin = adminOf(res);
-      res.json({ accountId: admin.accountId, site: admin.tenant.baseUrl, local: admin.tenant.origin === 'local' });
+      const { tenant } = admin;
+      res.json({
+        accountId: admin.accountId,
+        site: tenant.baseUrl,
+        local: tenant.origin === 'local',
+        // Diagnostics: which flavour installed this site, and its Forge installation id when on Forge.
+        installation: {
+          flavour: tenant.origin === 'local' ? 'local' : tenant.forgeInstallationId ? 'connect-on-forge' : 'connect',
+          forgeInstallationId: tenant.forgeInstallationId,
+        },
+      });
     }),
   );
 
