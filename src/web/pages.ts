@@ -4,7 +4,7 @@ import type { Config } from '../config';
 
 /**
  * The admin pages: one Connect admin page module per page, all under the app's section of Jira's admin menu
- * (atlassian-connect.json lists the same keys and URLs; a test keeps the two in step).
+ * (src/connect/app-definition.ts builds the descriptor's and the Forge manifest's admin page modules from this list).
  */
 export const ADMIN_PAGES = [
   { key: 'ugs-idps', path: '/admin', view: 'idps', title: 'Configured IdPs', perConnection: false },
