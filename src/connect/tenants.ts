@@ -12,7 +12,7 @@ export const installPayloadSchema = z
     baseUrl: z.url(),
     productType: z.string().optional(),
     /** Only in a Connect-on-Forge install: the Forge installation ARI (`ari:cloud:ecosystem::installation/…`). */
-    installationId: z.string().min(1).max(512).optional(),
+    installationId: z.string().min(1).max(512).nullish(),
   })
   .loose();
 

@@ -112,5 +112,8 @@ describe('Connect on Forge install and uninstall', () => {
     await install(forgePayload('client-f', 'three'), signed('client-f')).expect(204);
     expect((await app.tenants.findByClientKey('client-f'))?.forgeInstallationId).toBe(INSTALLATION_ID);
     expect((await app.tenants.clientInfo('client-f'))?.sharedSecret).toBe('three');
+    // An explicit null is a plain Connect install too, not a failed one.
+    await install({ ...installPayload('client-f', 'four'), installationId: null }, signed('client-f')).expect(204);
+    expect((await app.tenants.findByClientKey('client-f'))?.forgeInstallationId).toBeNull();
   });
 });
