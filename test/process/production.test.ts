@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { createPostgresDatabase, usingPostgres } from '../helpers/database';
 import { installPayload, signLifecycle, startKeyServer, type KeyServer } from '../helpers/connect';
 import { killAllProcesses, runCliProcess, spawnServer } from '../helpers/process';
+import { connectDescriptor } from '../../src/connect/app-definition';
 
 /**
  * The production path as README's "Deploy to your Jira site" runs it: the compiled server with NODE_ENV=production,
@@ -48,8 +49,10 @@ describe('the production server', () => {
 
     const descriptor = await fetch(`${url}/atlassian-connect.json`);
     expect(descriptor.status).toBe(200);
-    const body = (await descriptor.json()) as { key: string; baseUrl: string; links: { self: string } };
+    const body = (await descriptor.json()) as { key: string; baseUrl: string; links: { self: string }; modules: unknown };
     expect(body).toMatchObject({ key: 'user-group-sync-for-atlassian', baseUrl: BASE_URL, links: { self: `${BASE_URL}/atlassian-connect.json` } });
+    // What the image serves is the module list manifest.yml is generated from.
+    expect(body.modules).toEqual(connectDescriptor().modules);
 
     const ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(200);
