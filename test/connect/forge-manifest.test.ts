@@ -13,7 +13,7 @@ import { projectRoot } from '../../src/db/migrate';
 const MANIFEST = path.join(projectRoot(), 'manifest.yml');
 
 // The validator compiles its JSON schemas on first use: seconds on a busy machine.
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 type Result = Awaited<ReturnType<typeof validate>>;
 const summary = (result: Result) => (result.errors ?? []).map((e) => `${e.level} ${e.reference} line ${e.line}: ${e.message}`);
