@@ -7,17 +7,26 @@ import { CONNECT_MODULES, connectDescriptor, FORGE, forgeManifest, renderManifes
 import { registeredAppId } from '../../src/connect/generate';
 
 /** The committed descriptor and manifest are what src/connect/app-definition.ts generates (npm run connect:generate). */
+/** Fails with the fix in the message: the committed files are regenerated, never edited by hand. */
+function expectGenerated(file: string, committed: unknown, generated: unknown): void {
+  try {
+    expect(committed).toEqual(generated);
+  } catch (error) {
+    throw new Error(`${file} does not match src/connect/app-definition.ts: run \`npm run connect:generate\` and commit it.\n${(error as Error).message}`);
+  }
+}
+
 describe('the app definition generates both committed files', () => {
   const descriptorText = fs.readFileSync(path.join(projectRoot(), 'atlassian-connect.json'), 'utf8');
   const manifestText = fs.readFileSync(path.join(projectRoot(), 'manifest.yml'), 'utf8');
 
   it('atlassian-connect.json is the generated descriptor', () => {
-    expect(JSON.parse(descriptorText)).toEqual(connectDescriptor());
+    expectGenerated('atlassian-connect.json', JSON.parse(descriptorText), connectDescriptor());
   });
 
   it('manifest.yml is the generated manifest (whatever app id forge register wrote)', () => {
     const committed = parse(manifestText) as ReturnType<typeof forgeManifest>;
-    expect(committed).toEqual(forgeManifest(committed.app.id));
+    expectGenerated('manifest.yml', committed, forgeManifest(committed.app.id));
   });
 
   it('writes YAML that reads back as the manifest, with the app id placeholder documented', () => {
