@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Egress, EgressError, EgressPolicy, parseAllowList, type Resolver } from '../../src/egress';
+import { EGRESS_DEFAULTS, Egress, EgressError, EgressPolicy, configureEgress, parseAllowList, type Resolver } from '../../src/egress';
+import { JiraAdminCheck, type AdminIdentity } from '../../src/web/auth';
 
 /** A loopback HTTP server that counts the TCP connections it accepted. */
 async function listener(handler: http.RequestListener = (_req, res) => res.end('{"ok":true}'), host = '127.0.0.1') {
@@ -151,5 +152,24 @@ describe('Egress.fetch', () => {
     closers.push(() => egress.close());
     const error = await egress.fetch(`http://127.0.0.1:${server.port}/`).then(() => null, (e: unknown) => e as Error);
     expect(error?.name).toMatch(/TimeoutError|AbortError/);
+  });
+});
+
+describe('the process egress', () => {
+  it("carries the administrator check's calls to the OAuth server and Jira, so they meet the same rules", async () => {
+    const server = await listener();
+    configureEgress(EGRESS_DEFAULTS);
+    try {
+      const check = new JiraAdminCheck({ oauthServerUrl: `http://127.0.0.1:${server.port}`, cacheMs: 0, isProduction: true });
+      const identity = {
+        tenant: { id: 't', origin: 'connect', baseUrl: 'https://acme.atlassian.net' },
+        clientInfo: { oauthClientId: 'client', sharedSecret: 'secret' },
+        accountId: 'a',
+      } as unknown as AdminIdentity;
+      await expect(check.isAdmin(identity)).rejects.toThrow(/refused: 127\.0\.0\.1 is a loopback address/);
+      expect(server.accepted).toBe(0);
+    } finally {
+      await server.close();
+    }
   });
 });
