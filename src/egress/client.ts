@@ -47,7 +47,6 @@ export class Egress {
     this.dispatcher = new Agent({
       headersTimeout: settings.timeoutMs,
       bodyTimeout: settings.timeoutMs,
-      maxResponseSize: settings.maxResponseBytes,
       connect: (options, callback) => {
         // net.connect skips the lookup for an IP literal, so literals are judged here.
         const host = unbracket(options.hostname);

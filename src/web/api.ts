@@ -146,7 +146,7 @@ async function fromTarget<T>(target: StoredTarget, work: () => Promise<T>): Prom
     return await work();
   } catch (error) {
     const name = (error as { name?: string }).name;
-    if (name === 'TargetError' || name === 'EgressError' || error instanceof ApiError) throw error;
+    if (name === 'TargetError' || name === 'EgressError' || name === 'TargetNotFoundError' || error instanceof ApiError) throw error;
     throw new TargetError(`${target.kind} answered in a shape this app does not understand`, null, target.kind);
   }
 }
