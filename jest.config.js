@@ -1,5 +1,5 @@
 /** Jest runs the TypeScript sources through swc; `tsc` type-checks them separately (see package.json). */
-const esmOnly = ['node-pg-migrate', 'pg-boss', 'serialize-error', 'cron-parser', 'luxon', 'glob', 'jiti', 'yargs'];
+const esmOnly = ['node-pg-migrate', 'serialize-error', 'cron-parser', 'luxon', 'glob', 'jiti', 'yargs'];
 
 module.exports = {
   testEnvironment: 'node',

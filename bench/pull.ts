@@ -14,6 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDatabase, type Database } from '../src/db/database';
 import { migrate } from '../src/db/migrate';
+import { loadConfig } from '../src/config';
+import { configureEgress } from '../src/egress';
 import { SecretBox } from '../src/security/crypto';
 import { savePullConfig, type PullConfigInput } from '../src/sources/config';
 import { pullConnection } from '../src/sources/pull';
@@ -40,6 +42,8 @@ const SCENARIOS: Scenario[] = [
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 
 async function runScenario(scenario: Scenario): Promise<Record<string, unknown>> {
+  // The fakes listen on loopback: the operator setting that lets outbound calls reach them.
+  configureEgress(loadConfig({ NODE_ENV: 'test', EGRESS_ALLOW: '127.0.0.1' }).egress);
   let db: Database;
   let cleanup: () => Promise<void>;
   if (process.env.DATABASE_URL) {

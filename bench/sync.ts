@@ -22,6 +22,8 @@ import { TenantStore } from '../src/connect/tenants';
 import { ConnectionService } from '../src/connections/service';
 import { openDatabase, type Database } from '../src/db/database';
 import { migrate } from '../src/db/migrate';
+import { loadConfig } from '../src/config';
+import { configureEgress } from '../src/egress';
 import { SecretBox } from '../src/security/crypto';
 import { storeTargetResolver } from '../src/sync/resolve-targets';
 import { createSyncEngine, type RunResult } from '../src/sync/runs';
@@ -183,6 +185,8 @@ function lowerBoundSeconds(calls: number): number {
 }
 
 async function main(): Promise<void> {
+  // The fakes listen on loopback: the operator setting that lets outbound calls reach them.
+  configureEgress(loadConfig({ NODE_ENV: 'test', EGRESS_ALLOW: '127.0.0.1' }).egress);
   const { db, cleanup } = await openScratchDatabase();
   const fake = new FakeJiraCloud({ credentials: { 'bench-admin@example.com': 'bench-token' } });
   try {

@@ -13,6 +13,7 @@ import { ConnectStoreAdapter } from './connect/store';
 import { mountLifecycle } from './connect/lifecycle';
 import { mountWeb, type WebDependencies } from './web';
 import { createScimRouter } from './scim/router';
+import { configureEgress } from './egress';
 
 export interface AppDependencies {
   config: Config;
@@ -51,6 +52,9 @@ export function createApp({ config, db, logger, secrets, web }: AppDependencies)
   app.disable('x-powered-by');
   app.set('view engine', 'hbs');
   app.set('views', path.join(projectRoot(), 'views'));
+
+  // Every outbound call of this process (targets, sources, the administrator check) follows the operator's egress settings.
+  configureEgress(config.egress);
 
   // ACE fetches signed-install keys from this variable at request time; it has no option for it.
   if (config.connect.keysCdnUrl) process.env.CONNECT_KEYS_CDN_URL = config.connect.keysCdnUrl;

@@ -12,6 +12,7 @@ import { storeTargetResolver } from './sync/resolve-targets';
 import { JobsService, jobsOptionsFrom, type JobsOptions } from './jobs/service';
 import type { TargetDependencies } from './targets/factory';
 import { createSyncJobHandler } from './jobs/sync-handler';
+import { configureEgress } from './egress';
 
 /** The process's long-lived parts, wired once. Tests use this too, so they run what production runs. */
 export interface Runtime extends App {
@@ -44,6 +45,7 @@ export function createSyncServices(
   { config, db, logger, secrets }: { config: Config; db: Database; logger: Logger; secrets: SecretBox },
   options: SyncServicesOptions = {},
 ): { engine: SyncEngine; jobs: JobsService } {
+  configureEgress(config.egress);
   const engine = createSyncEngine({
     db,
     logger,

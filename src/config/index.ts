@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EgressPolicy, parseAllowList } from '../egress/policy';
 
 /**
  * The whole runtime configuration comes from environment variables, validated once at start.
@@ -70,6 +71,25 @@ const envSchema = z.object({
     .int()
     .refine((n) => n === 60 || (n >= 1 && n < 60 && 60 % n === 0), 'must be 60 or a whole divisor of 60')
     .default(60),
+  /**
+   * Outbound calls (src/egress): hosts, addresses and CIDRs beyond the public internet that targets and pull
+   * sources may reach (a Data Center server or Keycloak on the internal network, a loopback fake in tests),
+   * comma-separated. A listed host is also exempt from the cloud kinds' vendor-host and https rules.
+   */
+  EGRESS_ALLOW: z
+    .string()
+    .default('')
+    .superRefine((value, context) => {
+      try {
+        parseAllowList(value);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
+  /** Largest response body an outbound call reads, in bytes. */
+  EGRESS_MAX_RESPONSE_BYTES: z.coerce.number().int().min(64 * 1024).max(512 * 1024 * 1024).default(16 * 1024 * 1024),
+  /** Ceiling for one outbound call, connect to last byte, in seconds. */
+  EGRESS_TIMEOUT_SECONDS: z.coerce.number().min(1).max(600).default(60),
   /** Accept six-field (seconds) cron schedules. For tests only; refused in production. */
   SCHEDULE_ALLOW_SECONDS: booleanFromEnv.default(false),
 });
@@ -94,6 +114,7 @@ export interface Config {
   devHostEnabled: boolean;
   scim: { rateLimitPerSecond: number; rateLimitBurst: number; tokenGraceSeconds: number; maxResults: number; authCacheSeconds: number };
   adminCheck: { oauthServerUrl: string; cacheMs: number };
+  egress: { allow: string[]; maxResponseBytes: number; timeoutMs: number };
   jobs: {
     workerEnabled: boolean;
     schedulerEnabled: boolean;
@@ -147,6 +168,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (isProduction && env.SCHEDULE_ALLOW_SECONDS) {
     problems.push('SCHEDULE_ALLOW_SECONDS: seconds-level schedules are for tests and are refused in production');
   }
+  // The operator's own outbound URLs follow the same egress rules as a tenant's (ACE fetches the install keys
+  // itself, so this start-time check is what holds it to them).
+  const egressPolicy = new EgressPolicy(parseAllowList(env.EGRESS_ALLOW));
+  for (const [name, url] of [['CONNECT_KEYS_CDN_URL', env.CONNECT_KEYS_CDN_URL], ['CONNECT_OAUTH_SERVER_URL', env.CONNECT_OAUTH_SERVER_URL]] as const) {
+    const refusal = url ? egressPolicy.refusalForUrl(url) : null;
+    if (refusal) problems.push(`${name}: ${refusal.message}`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const baseUrl = env.APP_BASE_URL ?? `http://localhost:${env.PORT}`;
@@ -177,6 +205,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       authCacheSeconds: env.SCIM_AUTH_CACHE_SECONDS,
     },
     adminCheck: { oauthServerUrl: env.CONNECT_OAUTH_SERVER_URL, cacheMs: env.ADMIN_CHECK_CACHE_SECONDS * 1000 },
+    egress: {
+      allow: env.EGRESS_ALLOW.split(/[\s,]+/).filter(Boolean),
+      maxResponseBytes: env.EGRESS_MAX_RESPONSE_BYTES,
+      timeoutMs: env.EGRESS_TIMEOUT_SECONDS * 1000,
+    },
     jobs: {
       workerEnabled: env.JOBS_WORKER_ENABLED,
       schedulerEnabled: env.JOBS_SCHEDULER_ENABLED,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Queryable } from '../db/database';
 import type { SecretBox } from '../security/crypto';
+import { egress } from '../egress';
 import type { SourceKind } from './types';
 
 /**
@@ -9,9 +10,19 @@ import type { SourceKind } from './types';
  * its kind in connections.pull_kind; it is only ever opened in memory to build a Source.
  */
 
+/**
+ * An IdP URL: any public host; non-public addresses (loopback, RFC 1918, link-local, …) only where the
+ * operator lists them in EGRESS_ALLOW (a Keycloak on the internal network, a loopback fake in tests).
+ */
 const baseUrl = z
   .url({ protocol: /^https?$/ })
-  .transform((value) => value.replace(/\/+$/, ''));
+  .transform((value) => value.replace(/\/+$/, ''))
+  .superRefine((value, context) => {
+    const refusal = egress().policy.refusalForUrl(value, { what: 'a pull source' });
+    if (refusal) context.addIssue({ code: 'custom', message: refusal.message });
+  });
+
+const URL_FIELDS = ['baseUrl', 'authorityBaseUrl', 'graphBaseUrl'] as const;
 const secret = z.string().trim().min(1);
 
 export const miniOrangePullConfigSchema = z.object({
@@ -153,6 +164,15 @@ export async function savePullConfig(
     }
   }
   const config = parsePullConfig(merged);
+  // The save-time DNS check: a name that resolves to a refused address now is refused now.
+  const refusals: string[] = [];
+  for (const field of URL_FIELDS) {
+    const value = (config as Record<string, unknown>)[field];
+    if (typeof value !== 'string') continue;
+    const refusal = await egress().checkUrl(value, { what: 'a pull source' });
+    if (refusal) refusals.push(`${field}: ${refusal.message}`);
+  }
+  if (refusals.length > 0) throw new PullConfigError(refusals);
   const result = await db.query(
     'UPDATE connections SET pull_kind = $2, pull_config_sealed = $3, updated_at = now() WHERE id = $1',
     [connectionId, config.kind, secrets.sealJson(config)],

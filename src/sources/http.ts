@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { redactUrl } from '../logging/logger';
+import { EgressError, egressFetch } from '../egress';
 import { SourceError, type SourceKind } from './types';
 
 /**
@@ -31,7 +32,7 @@ export interface SourceRequest {
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
-const ERROR_BODY_CHARS = 300;
+const ERROR_DETAIL_CHARS = 200;
 
 export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -85,7 +86,8 @@ export class SourceHttp {
     readonly kind: SourceKind,
     options: SourceHttpOptions = {},
   ) {
-    this.fetchImpl = options.fetch ?? fetch;
+    // The process's egress: refuses non-public addresses at connect time, never follows redirects, caps answers.
+    this.fetchImpl = options.fetch ?? egressFetch;
     this.sleep = options.sleep ?? defaultSleep;
     this.now = options.now ?? Date.now;
     this.maxRetries = options.maxRetries ?? 5;
@@ -117,10 +119,12 @@ export class SourceHttp {
           headers: { accept: 'application/json', ...init.headers },
           body: init.body,
           signal: AbortSignal.any(signals),
-          redirect: 'error',
+          redirect: 'manual',
         });
       } catch (error) {
         if (this.signal?.aborted) throw this.signal.reason ?? error;
+        // A refused address, a redirect or an oversized answer: sending it again cannot help.
+        if (error instanceof EgressError) throw new SourceError(`${label}: ${error.message}`, this.kind, null);
         // A dropped connection or a timeout: the calls sources make are reads, so they are safe to repeat.
         if (attempt < this.maxRetries) {
           await this.sleep(backoffMs(attempt), this.signal);
@@ -195,19 +199,47 @@ export function describeUrl(url: string): string {
 }
 
 async function errorFromResponse(kind: SourceKind, label: string, response: Response, attempt: number): Promise<SourceError> {
-  let detail = '';
-  try {
-    detail = (await response.text()).replace(/\s+/g, ' ').trim().slice(0, ERROR_BODY_CHARS);
-  } catch {
-    // the body is only context
-  }
+  const detail = await shownErrorDetail(response);
   const what =
     response.status === 401 || response.status === 403
       ? `authentication failed (${response.status}): check the credentials and their permissions`
       : response.status === 429
         ? `still rate limited after ${attempt + 1} attempts`
-        : `answered ${response.status}`;
+        : response.status >= 300 && response.status < 400
+          ? `answered ${response.status} (a redirect; redirects are not followed)`
+          : `answered ${response.status}`;
   return new SourceError(`${label}: ${what}${detail ? ` — ${detail}` : ''}`, kind, response.status);
+}
+
+/**
+ * What of an error answer may be shown to an admin: the IdP's own error fields when the answer is JSON
+ * (OAuth error/error_description, Okta errorSummary, Graph error.message, SCIM detail), short and on one
+ * line. Raw text or HTML is never echoed: from an arbitrary host it could be anything.
+ */
+async function shownErrorDetail(response: Response): Promise<string> {
+  let body: unknown;
+  try {
+    if (!(response.headers.get('content-type') ?? '').includes('json')) {
+      await response.body?.cancel().catch(() => undefined);
+      return '';
+    }
+    body = await response.json();
+  } catch {
+    return '';
+  }
+  if (body === null || typeof body !== 'object') return '';
+  const record = body as Record<string, unknown>;
+  const nested = record.error && typeof record.error === 'object' ? (record.error as Record<string, unknown>) : {};
+  const parts = [
+    typeof record.error === 'string' ? record.error : undefined,
+    record.error_description,
+    record.errorSummary,
+    nested.code,
+    nested.message,
+    record.detail,
+    record.message,
+  ].filter((part): part is string => typeof part === 'string' && part.trim() !== '');
+  return parts.join(': ').replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, ERROR_DETAIL_CHARS);
 }
 
 /**

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { egress, type UrlRules } from '../egress';
+import { cloudRules } from '../egress/vendors';
 import type { TargetKind } from './types';
 
 /**
@@ -16,13 +18,25 @@ export const TARGET_KINDS = [
   'atlassian-org',
 ] as const satisfies readonly TargetKind[];
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
 /**
- * Cloud credentials only travel over https (loopback excepted, for tests and local fakes). Data Center
- * servers often sit on an internal network without TLS, so http is accepted there.
+ * The URL rules of each kind (src/egress): cloud kinds reach only their vendor's hosts, over https; Data
+ * Center kinds any public host, over http too (such servers often run without TLS). Non-public addresses
+ * (loopback, RFC 1918, link-local, …) only where the operator lists them in EGRESS_ALLOW; a listed host is
+ * also exempt from the vendor-host and https rules, which is how tests reach their loopback fakes.
  */
-function baseUrl(options: { allowHttp: boolean; stripSuffix?: RegExp }) {
+export function targetUrlRules(kind: TargetKind): UrlRules {
+  switch (kind) {
+    case 'jira-cloud':
+    case 'confluence-cloud':
+    case 'bitbucket-cloud':
+    case 'atlassian-org':
+      return cloudRules(kind);
+    default:
+      return { what: `a ${kind} target` };
+  }
+}
+
+function baseUrl(kind: TargetKind, options: { stripSuffix?: RegExp } = {}) {
   return z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
     .transform((value) => {
@@ -30,10 +44,10 @@ function baseUrl(options: { allowHttp: boolean; stripSuffix?: RegExp }) {
       if (options.stripSuffix) url = url.replace(options.stripSuffix, '');
       return url;
     })
-    .refine((value) => {
-      const url = new URL(value);
-      return url.protocol === 'https:' || options.allowHttp || LOOPBACK.has(url.hostname);
-    }, 'must be https (http is accepted only for loopback addresses)');
+    .superRefine((value, context) => {
+      const refusal = egress().policy.refusalForUrl(value, targetUrlRules(kind));
+      if (refusal) context.addIssue({ code: 'custom', message: refusal.message });
+    });
 }
 
 /** HTTP client tuning; the defaults suit Atlassian Cloud's burst limits. */
@@ -52,7 +66,7 @@ export const targetInputSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('jira-cloud'),
     name: z.string().trim().min(1).max(100),
-    baseUrl: baseUrl({ allowHttp: false }),
+    baseUrl: baseUrl('jira-cloud'),
     settings: z
       .object({
         /** The atlassian-org target that deactivates, reactivates and updates this site's managed accounts. */
@@ -67,14 +81,14 @@ export const targetInputSchema = z.discriminatedUnion('kind', [
     kind: z.literal('confluence-cloud'),
     name: z.string().trim().min(1).max(100),
     // The site root: `https://x.atlassian.net/wiki` is stored as `https://x.atlassian.net`.
-    baseUrl: baseUrl({ allowHttp: false, stripSuffix: /\/wiki$/ }),
+    baseUrl: baseUrl('confluence-cloud', { stripSuffix: /\/wiki$/ }),
     settings: z.object({ orgTargetId: z.uuid().optional(), limits: limitsSchema }).strict().prefault({}),
     credentials: siteCredentials,
   }),
   z.object({
     kind: z.literal('bitbucket-cloud'),
     name: z.string().trim().min(1).max(100),
-    baseUrl: baseUrl({ allowHttp: false }).default('https://api.bitbucket.org'),
+    baseUrl: baseUrl('bitbucket-cloud').default('https://api.bitbucket.org'),
     settings: z
       .object({
         workspace: z.string().regex(/^[A-Za-z0-9_.-]{1,62}$/, 'a workspace slug (letters, digits, - _ .)'),
@@ -86,28 +100,28 @@ export const targetInputSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('bitbucket-dc'),
     name: z.string().trim().min(1).max(100),
-    baseUrl: baseUrl({ allowHttp: true }),
+    baseUrl: baseUrl('bitbucket-dc'),
     settings: z.object({ limits: limitsSchema, addToDefaultGroup: z.boolean().default(true) }).strict().prefault({}),
     credentials: tokenCredentials,
   }),
   z.object({
     kind: z.literal('jira-dc'),
     name: z.string().trim().min(1).max(100),
-    baseUrl: baseUrl({ allowHttp: true }),
+    baseUrl: baseUrl('jira-dc'),
     settings: z.object({ limits: limitsSchema, notifyOnCreate: z.boolean().default(false) }).strict().prefault({}),
     credentials: tokenCredentials,
   }),
   z.object({
     kind: z.literal('confluence-dc'),
     name: z.string().trim().min(1).max(100),
-    baseUrl: baseUrl({ allowHttp: true }),
+    baseUrl: baseUrl('confluence-dc'),
     settings: z.object({ limits: limitsSchema, notifyOnCreate: z.boolean().default(true) }).strict().prefault({}),
     credentials: tokenCredentials,
   }),
   z.object({
     kind: z.literal('atlassian-org'),
     name: z.string().trim().min(1).max(100),
-    baseUrl: baseUrl({ allowHttp: false }).default('https://api.atlassian.com'),
+    baseUrl: baseUrl('atlassian-org').default('https://api.atlassian.com'),
     settings: z
       .object({
         orgId: z.string().trim().min(1),

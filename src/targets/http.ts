@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { redactText } from '../logging/logger';
+import { EgressError, egressFetch } from '../egress';
 import { TargetError, type TargetKind } from './types';
 
 /**
@@ -251,6 +252,19 @@ export function productMessage(body: unknown): string {
   return parts.join('; ').slice(0, 300);
 }
 
+/**
+ * What of an error answer may be shown to an admin: the product's own error fields when the answer is
+ * JSON, short and on one line; never raw text or HTML, which from an arbitrary host could be anything
+ * (an internal page, a metadata document).
+ */
+export function shownProductMessage(body: unknown): string {
+  if (body === null || typeof body !== 'object') return '';
+  return productMessage(body)
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .trim()
+    .slice(0, 200);
+}
+
 const STATUS_HINTS: Record<number, string> = {
   401: 'authentication failed: check the credentials configured for this target',
   403: 'the configured credentials lack the permission this call needs (site admin / workspace admin / org admin)',
@@ -277,7 +291,8 @@ export class HttpClient {
       sleep: defaultSleep,
       random: Math.random,
       now: Date.now,
-      fetch: globalThis.fetch.bind(globalThis),
+      // The process's egress: refuses non-public addresses at connect time, never follows redirects, caps answers.
+      fetch: egressFetch,
       ...stripUndefined(options),
       target: options.target,
       baseUrl: options.baseUrl,
@@ -341,12 +356,16 @@ export class HttpClient {
       const timeout = AbortSignal.timeout(this.options.timeoutMs);
       const signal = spec.signal ? AbortSignal.any([spec.signal, timeout]) : timeout;
       try {
-        response = await this.options.fetch(url, { method, headers, body: payload, signal });
+        response = await this.options.fetch(url, { method, headers, body: payload, signal, redirect: 'manual' });
         body = await readBody(response);
       } catch (error) {
         this.throttle.release();
         this.options.counter?.record(method, path, { status: null, throttled: false, retry: isRetry });
         if (spec.signal?.aborted) throw spec.signal.reason ?? error;
+        // A refused address, a redirect or an oversized answer: sending it again cannot help.
+        if (error instanceof EgressError) {
+          throw new TargetError(`${this.options.target} ${label}: ${error.message}`, null, this.options.target, label, false);
+        }
         const reason = timeout.aborted ? `no response within ${this.options.timeoutMs} ms` : describeNetworkError(error);
         if (idempotent && canRetry) {
           await this.backoff(attempt, spec.signal);
@@ -415,8 +434,8 @@ export class HttpClient {
   }
 
   private error(label: string, status: number, body: unknown, note?: string): TargetError {
-    const words = redactText(productMessage(body));
-    const hint = STATUS_HINTS[status];
+    const words = redactText(shownProductMessage(body));
+    const hint = STATUS_HINTS[status] ?? (status >= 300 && status < 400 ? 'a redirect, and redirects are not followed' : undefined);
     const message = [`${this.options.target} ${label} answered ${status}`, hint, words, note].filter(Boolean).join(': ');
     return new TargetError(message, status, this.options.target, label, status === 429 || status >= 500);
   }

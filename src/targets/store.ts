@@ -1,10 +1,11 @@
 import type { z } from 'zod';
 import type { Queryable } from '../db/database';
 import type { SecretBox } from '../security/crypto';
-import { siteOf, targetInputSchema, type TargetDefinition } from './config';
+import { egress } from '../egress';
+import { siteOf, targetInputSchema, targetUrlRules, type TargetDefinition } from './config';
 import { createTarget, type TargetDependencies } from './factory';
 import type { AtlassianOrgTarget } from './atlassian-org';
-import type { ConnectionCheck, Target, TargetKind } from './types';
+import { TargetError, type ConnectionCheck, type Target, type TargetKind } from './types';
 
 /**
  * A tenant's targets in the `targets` table. Credentials are sealed with the app's SecretBox before
@@ -91,6 +92,7 @@ export class TargetStore {
     const parsed = targetInputSchema.safeParse(input);
     if (!parsed.success) throw new TargetConfigError(issuesOf(parsed.error));
     const definition = parsed.data;
+    await this.checkReachable(definition);
     await this.checkReferences(tenantId, definition, null);
     await this.checkNameFree(tenantId, definition.name, null);
     try {
@@ -119,6 +121,7 @@ export class TargetStore {
     const parsed = targetInputSchema.safeParse(candidate);
     if (!parsed.success) throw new TargetConfigError(issuesOf(parsed.error));
     const definition = parsed.data;
+    await this.checkReachable(definition);
     await this.checkReferences(tenantId, definition, id);
     await this.checkNameFree(tenantId, definition.name, id);
     try {
@@ -186,6 +189,9 @@ export class TargetStore {
    */
   async open(tenantId: string, id: string, dependencies: TargetDependencies = {}): Promise<Target> {
     const definition = await this.definition(tenantId, id);
+    // Rows saved before today's rules (or before the operator narrowed EGRESS_ALLOW) are held to them too.
+    const refusal = egress().policy.refusalForUrl(definition.baseUrl, targetUrlRules(definition.kind));
+    if (refusal) throw new TargetError(`${definition.kind}: ${refusal.message}`, null, definition.kind);
     let lifecycle = dependencies.lifecycle;
     if (!lifecycle && (definition.kind === 'jira-cloud' || definition.kind === 'confluence-cloud') && definition.settings.orgTargetId) {
       lifecycle = (await this.open(tenantId, definition.settings.orgTargetId, { counter: dependencies.counter, http: dependencies.http })) as AtlassianOrgTarget;
@@ -224,6 +230,12 @@ export class TargetStore {
         await this.db.query('UPDATE targets SET shares_directory_with = $3 WHERE tenant_id = $1 AND id = $2', [tenantId, row.id, shares]);
       }
     }
+  }
+
+  /** The save-time DNS check: a name that resolves to a refused address now is refused now, not at the first run. */
+  private async checkReachable(definition: TargetDefinition): Promise<void> {
+    const refusal = await egress().checkUrl(definition.baseUrl, targetUrlRules(definition.kind));
+    if (refusal) throw new TargetConfigError([`baseUrl: ${refusal.message}`]);
   }
 
   private async checkReferences(tenantId: string, definition: TargetDefinition, selfId: string | null): Promise<void> {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
-import { productMessage } from './http';
+import { shownProductMessage } from './http';
 import { TargetError, type TargetKind } from './types';
 
 /** Small pieces every adapter shares. */
@@ -22,7 +22,7 @@ export function parseBody<T>(kind: TargetKind, schema: z.ZodType<T>, body: unkno
 
 /** A TargetError for a status the adapter accepted to inspect and then found it could not tolerate. */
 export function answered(kind: TargetKind, request: string, status: number, body: unknown): TargetError {
-  return new TargetError(`${kind} ${request} answered ${status}: ${productMessage(body)}`, status, kind, request, status === 429 || status >= 500);
+  return new TargetError(`${kind} ${request} answered ${status}: ${shownProductMessage(body)}`, status, kind, request, status === 429 || status >= 500);
 }
 
 /** `value` from the `name` query parameter of a next-page URL (cursor or page number), if any. */

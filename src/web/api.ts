@@ -20,6 +20,7 @@ import { ApiError, apiErrorHandler, notFound, route } from './http';
 import { ValidationError, fieldsFromIssues, parseInput } from './validation';
 import { TargetStore, type StoredTarget } from '../targets/store';
 import { targetInputSchema } from '../targets/config';
+import { TargetError } from '../targets/types';
 import { CAPABILITY_MATRIX, capabilitiesOf } from '../targets/capabilities';
 import type { TargetDependencies } from '../targets/factory';
 import { exportRunOpsCsv, getRun, listRunOps, listRuns, opCounts } from '../sync/history';
@@ -135,6 +136,20 @@ const targetPatchBody = z
 
 /** Reads at most this many groups from a target to answer one picker query (the picker filters by name). */
 const PICKER_SCAN_LIMIT = 5000;
+
+/**
+ * Runs a call that reads a target's answers. An answer of a shape the adapter did not expect can surface as
+ * a plain TypeError; it is still the target's fault, so it becomes a TargetError (a 502), never a 500.
+ */
+async function fromTarget<T>(target: StoredTarget, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    if (name === 'TargetError' || name === 'EgressError' || name === 'TargetNotFoundError' || error instanceof ApiError) throw error;
+    throw new TargetError(`${target.kind} answered in a shape this app does not understand`, null, target.kind);
+  }
+}
 
 function connectionOf(res: Response): Connection {
   return res.locals.connection as Connection;
@@ -403,14 +418,16 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
     route(async (req, res) => {
       const target = await targetOf(req, res);
       const query = parseInput(pickerQuery, req.query);
-      const adapter = await targets.open(target.tenantId, target.id, targetDependencies);
       const needle = query.q.toLowerCase();
       const groups: Array<{ groupId: string; name: string }> = [];
-      let scanned = 0;
-      for await (const group of adapter.listGroups()) {
-        if (++scanned > PICKER_SCAN_LIMIT || groups.length >= query.limit) break;
-        if (group.name.toLowerCase().includes(needle)) groups.push({ groupId: group.groupId, name: group.name });
-      }
+      await fromTarget(target, async () => {
+        const adapter = await targets.open(target.tenantId, target.id, targetDependencies);
+        let scanned = 0;
+        for await (const group of adapter.listGroups()) {
+          if (++scanned > PICKER_SCAN_LIMIT || groups.length >= query.limit) break;
+          if (group.name.toLowerCase().includes(needle)) groups.push({ groupId: group.groupId, name: group.name });
+        }
+      });
       res.json({ groups });
     }),
   );
@@ -420,11 +437,13 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
     '/targets/:targetId/leads',
     route(async (req, res) => {
       const target = await targetOf(req, res);
-      const adapter = await targets.open(target.tenantId, target.id, targetDependencies);
       const projects: unknown[] = [];
       const components: unknown[] = [];
-      if (adapter.listProjectLeads) for await (const lead of adapter.listProjectLeads()) if (projects.push(lead) >= 500) break;
-      if (adapter.listComponentLeads) for await (const lead of adapter.listComponentLeads()) if (components.push(lead) >= 500) break;
+      await fromTarget(target, async () => {
+        const adapter = await targets.open(target.tenantId, target.id, targetDependencies);
+        if (adapter.listProjectLeads) for await (const lead of adapter.listProjectLeads()) if (projects.push(lead) >= 500) break;
+        if (adapter.listComponentLeads) for await (const lead of adapter.listComponentLeads()) if (components.push(lead) >= 500) break;
+      });
       res.json({ projects, components });
     }),
   );

@@ -3,6 +3,7 @@ import * as jwt from 'atlassian-jwt';
 import { z } from 'zod';
 import type { InstallPayload, Tenant, TenantStore } from '../connect/tenants';
 import type { Logger } from '../logging/logger';
+import { egressFetch } from '../egress';
 
 /**
  * Who is calling the admin API: the tenant (from the context JWT's issuer) and the Jira user the JWT speaks
@@ -128,7 +129,7 @@ export class JiraAdminCheck implements AdminCheck {
   private readonly now: () => number;
 
   constructor(private readonly options: JiraAdminCheckOptions) {
-    this.fetch = options.fetch ?? fetch;
+    this.fetch = options.fetch ?? egressFetch;
     this.now = options.now ?? Date.now;
   }
 

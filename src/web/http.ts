@@ -48,6 +48,13 @@ export function apiErrorHandler(logger: Logger) {
         return res.status(400).json({ error: 'validation', message: named.message, fields: fieldsFromProblems(named.problems ?? named.issues ?? []) });
       case 'SettingsError':
         return res.status(400).json({ error: 'validation', message: named.message, fields: fieldsFromProblems(named.issues ?? []) });
+      // A target or IdP answered badly (or was refused by the egress rules): the app is fine, the upstream
+      // is not, whatever status the upstream itself used (its 401 is not the admin's session expiring).
+      case 'TargetError':
+      case 'SourceError':
+      case 'EgressError':
+        logger.warn({ err: error, reqId: (req as { id?: unknown }).id }, 'upstream call failed');
+        return res.status(502).json({ error: 'upstream', message: named.message });
     }
     const status = (error as { status?: unknown }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {

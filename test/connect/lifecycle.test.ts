@@ -56,6 +56,17 @@ describe('Connect lifecycle and page authentication', () => {
     expect(await app.tenants.findByClientKey('client-a')).toBeNull();
   });
 
+  it.each(['../../admin', 'a/../../b', 'x?redirect=http://169.254.169.254', '@evil.example/k', 'k#frag', '%2e%2e/k'])(
+    'refuses an install whose key id %s would steer the key fetch elsewhere, before any fetch',
+    async (kid) => {
+      const before = keys.requested.length;
+      const res = await install(installPayload('client-a', 's'), signed('client-a', { kid })).expect(401);
+      expect(res.body.message).toMatch(/key id/);
+      expect(keys.requested.length).toBe(before);
+      expect(await app.tenants.findByClientKey('client-a')).toBeNull();
+    },
+  );
+
   it('rejects an expired install', async () => {
     await install(installPayload('client-a', 's'), signed('client-a', { expiresInSeconds: -60 })).expect(401);
     expect(await app.tenants.findByClientKey('client-a')).toBeNull();

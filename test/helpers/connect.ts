@@ -8,6 +8,8 @@ export interface KeyServer {
   url: string;
   kid: string;
   privateKey: string;
+  /** Paths asked for, in order. */
+  requested: string[];
   close(): Promise<void>;
 }
 
@@ -15,7 +17,9 @@ export async function startKeyServer(): Promise<KeyServer> {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const kid = randomUUID();
   const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const requested: string[] = [];
   const server = http.createServer((req, res) => {
+    requested.push(req.url ?? '');
     if (req.url === `/${kid}`) {
       res.writeHead(200, { 'content-type': 'application/x-pem-file' }).end(publicPem);
     } else {
@@ -27,6 +31,7 @@ export async function startKeyServer(): Promise<KeyServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     kid,
+    requested,
     privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '../../src/logging/logger';
 import { createApp, type App } from '../../src/app';
 import { SecretBox } from '../../src/security/crypto';
 import type { Database } from '../../src/db/database';
+import { configureEgress } from '../../src/egress';
 
 export const TEST_ENCRYPTION_KEYS = `test:${randomBytes(32).toString('base64')}`;
 
@@ -15,8 +16,15 @@ export function testConfig(env: Record<string, string | undefined> = {}): Config
     ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
     DATA_DIR: 'memory://',
     LOG_LEVEL: 'silent',
+    // The operator setting that lets outbound calls reach the loopback fakes (src/egress refuses loopback otherwise).
+    EGRESS_ALLOW: '127.0.0.1,::1',
     ...env,
   });
+}
+
+/** For suites that build adapters without an app: the process's egress as testConfig() configures it. */
+export function allowLoopbackEgress(): void {
+  configureEgress(testConfig().egress);
 }
 
 export function silentLogger(): Logger {

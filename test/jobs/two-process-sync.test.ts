@@ -12,6 +12,9 @@ import type { LoggedRequest } from '../fakes/fake-server';
 import { createPostgresDatabase, usingPostgres } from '../helpers/database';
 import { distPath, spawnNode, type AppProcess } from '../helpers/process';
 import { waitFor } from './fixtures/data';
+import { allowLoopbackEgress } from '../helpers/runtime';
+
+beforeAll(allowLoopbackEgress);
 
 /**
  * Two app instances (the real sync job handler, engine and target store) on one Postgres and a fake Jira Cloud
@@ -67,6 +70,7 @@ suite('a sync job survives the SIGKILL of the instance running it (real engine, 
       JOBS_RETRY_BASE_SECONDS: '0.2',
       JOBS_RETRY_MAX_SECONDS: '1',
       SYNC_STALE_RUN_MS: '1000',
+      EGRESS_ALLOW: '127.0.0.1', // the operator lets the instances reach the loopback fake Jira
     });
     const ready = await waitFor(
       `instance ${child.child.pid} to start (stderr: ${child.stderr()})`,

@@ -46,6 +46,7 @@ describe('the app as a process', () => {
   const baseEnv = () => ({
     APP_BASE_URL: BASE_URL,
     CONNECT_KEYS_CDN_URL: keys.url,
+    EGRESS_ALLOW: '127.0.0.1', // the operator lets the app reach the loopback key server
     ENCRYPTION_KEYS: KEYS,
     DATA_DIR: dataDir,
     NODE_ENV: 'production',

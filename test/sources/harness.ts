@@ -2,13 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { FakeServer } from '../fakes/fake-server';
 import { IdpDirectory } from '../fakes/idp/directory-data';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
-import { TEST_ENCRYPTION_KEYS } from '../helpers/runtime';
+import { TEST_ENCRYPTION_KEYS, allowLoopbackEgress } from '../helpers/runtime';
 import { SecretBox } from '../../src/security/crypto';
 import { parsePullConfig, savePullConfig, type PullConfigInput } from '../../src/sources/config';
 import { createSource, testPullConfig } from '../../src/sources';
 import { pullConnection, type PullResult } from '../../src/sources/pull';
 import type { SourceHttpOptions } from '../../src/sources/http';
 import type { Database } from '../../src/db/database';
+
+// Every suite that imports the harness reaches its loopback fake through the operator setting.
+beforeAll(allowLoopbackEgress);
 
 /**
  * The behaviour every source must show against its fake, run once per IdP: full pull, paging, rate-limit

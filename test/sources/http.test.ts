@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { FakeServer } from '../fakes/fake-server';
 import { assertSameOrigin, rateLimitWaitMs, SourceHttp } from '../../src/sources/http';
 import { SourceError } from '../../src/sources/types';
+import { allowLoopbackEgress } from '../helpers/runtime';
+
+beforeAll(allowLoopbackEgress);
 
 describe('source HTTP: rate-limit signals and bounded retries', () => {
   const server = new FakeServer(() => 'caller');

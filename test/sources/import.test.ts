@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
-import { TEST_ENCRYPTION_KEYS } from '../helpers/runtime';
+import { TEST_ENCRYPTION_KEYS, allowLoopbackEgress } from '../helpers/runtime';
 import { IdpDirectory } from '../fakes/idp/directory-data';
 import { FakeScimServer } from '../fakes/idp/fake-scim-server';
 import { DirectoryImport } from '../../src/directory/import';
@@ -9,6 +9,8 @@ import { savePullConfig } from '../../src/sources/config';
 import { listPullRuns, pullConnection } from '../../src/sources/pull';
 import type { SourceUser } from '../../src/sources/types';
 import { changeCounts, createConnection, directoryState, seedDirectory } from './harness';
+
+beforeAll(allowLoopbackEgress);
 
 const user = (n: number, extra: Partial<SourceUser> = {}): SourceUser => ({
   externalId: `ext-${n}`,

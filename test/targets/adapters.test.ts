@@ -10,6 +10,9 @@ import { FakeAtlassianOrg } from '../fakes/fake-atlassian-org';
 import { FakeBitbucketCloud } from '../fakes/fake-bitbucket-cloud';
 import { FakeBitbucketDc } from '../fakes/fake-bitbucket-dc';
 import { FakeConfluenceCloud } from '../fakes/fake-confluence-cloud';
+import { allowLoopbackEgress } from '../helpers/runtime';
+
+beforeAll(allowLoopbackEgress);
 
 const fast = { baseBackoffMs: 1, maxBackoffMs: 5 };
 

@@ -1,6 +1,9 @@
 import { CallCounter, HttpClient, parseRateLimitReset, parseRetryAfter, type HttpClientOptions } from '../../src/targets/http';
 import { TargetError } from '../../src/targets/types';
 import { FakeServer, basicAuth } from '../fakes/fake-server';
+import { allowLoopbackEgress } from '../helpers/runtime';
+
+beforeAll(allowLoopbackEgress);
 
 /** A clock that moves only when the client sleeps: waits are observed, never spent. */
 function fakeClock(start = 1_700_000_000_000) {

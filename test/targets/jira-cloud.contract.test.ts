@@ -5,6 +5,9 @@ import { projectRoot } from '../../src/db/migrate';
 import { JiraCloudTarget } from '../../src/targets/jira-cloud';
 import { FakeJiraCloud } from '../fakes/fake-jira-cloud';
 import type { LoggedRequest } from '../fakes/fake-server';
+import { allowLoopbackEgress } from '../helpers/runtime';
+
+beforeAll(allowLoopbackEgress);
 
 /**
  * Keeps the Jira adapter and the fake Jira honest against Atlassian's published OpenAPI spec for the

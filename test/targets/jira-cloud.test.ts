@@ -2,6 +2,9 @@ import { CallCounter } from '../../src/targets/http';
 import { JiraCloudTarget, type AccountLifecycle } from '../../src/targets/jira-cloud';
 import { TargetError } from '../../src/targets/types';
 import { FakeJiraCloud } from '../fakes/fake-jira-cloud';
+import { allowLoopbackEgress } from '../helpers/runtime';
+
+beforeAll(allowLoopbackEgress);
 
 const fastRetries = { baseBackoffMs: 1, maxBackoffMs: 5 };
 

@@ -2,9 +2,11 @@ import { SecretBox } from '../../src/security/crypto';
 import { TargetConfigError, TargetNotFoundError, TargetStore } from '../../src/targets/store';
 import { JiraCloudTarget } from '../../src/targets/jira-cloud';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
-import { TEST_ENCRYPTION_KEYS } from '../helpers/runtime';
+import { TEST_ENCRYPTION_KEYS, allowLoopbackEgress } from '../helpers/runtime';
 import { FakeJiraCloud } from '../fakes/fake-jira-cloud';
 import { FakeAtlassianOrg } from '../fakes/fake-atlassian-org';
+
+beforeAll(allowLoopbackEgress);
 
 describe('TargetStore', () => {
   let testDb: TestDatabase;
@@ -58,7 +60,7 @@ describe('TargetStore', () => {
     ['an unknown kind', { kind: 'gitlab' }, /kind/],
     ['a bad email', { credentials: { email: 'nope', apiToken: 'x' } }, /credentials\.email/],
     ['a missing token', { credentials: { email: 'a@b.co' } }, /credentials\.apiToken/],
-    ['http to a remote host', { baseUrl: 'http://acme.atlassian.net' }, /must be https/],
+    ['http to a remote host', { baseUrl: 'http://acme.atlassian.net' }, /reached over https only/],
     ['not a URL', { baseUrl: 'acme' }, /baseUrl/],
     ['unknown settings', { settings: { surprise: true } }, /settings/],
     ['an empty name', { name: ' ' }, /name/],
@@ -78,7 +80,7 @@ describe('TargetStore', () => {
     expect(dc.baseUrl).toBe('http://jira.internal:8080');
   });
 
-  it('allows http for loopback (tests, local fakes)', async () => {
+  it('allows http for loopback where the operator lists it in EGRESS_ALLOW (tests, local fakes)', async () => {
     await expect(store.create(tenantId, jiraInput({ baseUrl: 'http://127.0.0.1:4321' }))).resolves.toMatchObject({ baseUrl: 'http://127.0.0.1:4321' });
   });
 
