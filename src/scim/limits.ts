@@ -119,8 +119,8 @@ export function checkMemberCount(count: number): void {
 /**
  * Requests that present no valid token, counted per client address (the socket's, never a forwarded
  * header a client can choose). Each costs a token lookup in the database; past the budget the answer is
- * 429 without one. A token already accepted recently (the auth cache) is never refused here, so an IdP
- * behind the same proxy as a noisy client keeps working.
+ * 429 without one. The router exempts tokens it accepted recently, so an IdP behind the same proxy as a
+ * noisy client keeps working.
  */
 export class UnauthenticatedLimiter {
   private readonly buckets = new Map<string, { tokens: number; updatedAt: number }>();
@@ -137,6 +137,10 @@ export class UnauthenticatedLimiter {
     bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.perSecond);
     bucket.updatedAt = now;
     return bucket;
+  }
+
+  get enabled(): boolean {
+    return this.perSecond > 0;
   }
 
   /** Throws a 429 when `address` has used up its budget of failed attempts. */

@@ -185,10 +185,19 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
   // never cached. Keys are the token's hash, never the token.
   const accepted = new Map<string, { auth: AuthenticatedConnection; until: number }>();
   const cacheMs = config.scim.authCacheSeconds * 1000;
-  function isCached(connectionId: string, token: string): boolean {
-    if (cacheMs <= 0) return false;
-    const hit = accepted.get(`${connectionId}:${hashToken(token)}`);
-    return hit !== undefined && hit.until > performance.now();
+  // Tokens accepted in the last RECENTLY_ACCEPTED_MS are never throttled by the per-address limit on
+  // failures below: behind a reverse proxy every client shares one socket address, and a noisy stranger
+  // must not lock out the IdPs. Only the hash is kept, and only for this decision.
+  const recentlyAccepted = new Map<string, number>();
+  const RECENTLY_ACCEPTED_MS = 10 * 60_000;
+  function wasAccepted(connectionId: string, token: string): boolean {
+    const until = recentlyAccepted.get(`${connectionId}:${hashToken(token)}`);
+    return until !== undefined && until > performance.now();
+  }
+  function rememberAccepted(connectionId: string, token: string): void {
+    const now = performance.now();
+    if (recentlyAccepted.size > 10_000) for (const [k, until] of recentlyAccepted) if (until <= now) recentlyAccepted.delete(k);
+    if (recentlyAccepted.size <= 10_000) recentlyAccepted.set(`${connectionId}:${hashToken(token)}`, now + RECENTLY_ACCEPTED_MS);
   }
   async function lookup(connectionId: string, token: string): Promise<AuthenticatedConnection | null> {
     if (cacheMs <= 0) return connections.authenticate(connectionId, token);
@@ -212,12 +221,13 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     const connectionId = String(req.params.connectionId ?? '');
     // The socket's address, not req.ip: X-Forwarded-For is the client's to choose.
     const address = req.socket.remoteAddress ?? 'unknown';
-    if (!match || !isCached(connectionId, match[1]!)) strangers.check(address);
+    if (!match || !wasAccepted(connectionId, match[1]!)) strangers.check(address);
     const auth = match ? await lookup(connectionId, match[1]!) : null;
     if (!auth) {
       strangers.fail(address);
       throw unauthorized();
     }
+    if (strangers.enabled) rememberAccepted(connectionId, match![1]!);
     const taken = limiter.take(auth.connectionId);
     if (!taken.ok) {
       throw new ScimError(429, 'too many requests for this connection; retry later', undefined, { 'Retry-After': String(taken.retryAfterSeconds) });
