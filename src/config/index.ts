@@ -59,7 +59,7 @@ const envSchema = z.object({
   /** SCIM push: seconds a request body may take to arrive once its headers are in (0 = no limit but the server's). */
   SCIM_BODY_TIMEOUT_SECONDS: z.coerce.number().min(0).max(300).default(15),
   /** SCIM push: a page of a list answer stops early when its resources pass this many bytes. */
-  SCIM_MAX_PAGE_BYTES: z.coerce.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+  SCIM_MAX_PAGE_BYTES: z.coerce.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(1024 * 1024),
   /** Seconds an accepted SCIM token is remembered in memory (revocation takes effect within it; 0 = ask every time). */
   SCIM_AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(5),
   /** Sync jobs (src/jobs): worker and schedule ticker on this instance, and the queue's policy. */

@@ -517,15 +517,19 @@ export class DirectoryRepository {
     const replace = plan.replaceWith !== undefined;
     const keep = uuids(plan.replaceWith ?? plan.add);
     const remove = replace ? [] : uuids(plan.remove);
+    // Arrays travel as one array literal: the ids are checked uuids (hex and hyphens), so nothing needs
+    // quoting, and node-postgres need not escape ten thousand elements one by one.
+    const literal = (ids: string[]) => `{${ids.join(',')}}`;
     return this.write(async (q) => {
       if (mustExist.length > 0) {
+        const valid = uuids(mustExist);
         const { rows } = await q.query<{ unknown: string[] }>(
           `SELECT ARRAY(SELECT w.id FROM unnest($2::uuid[]) AS w(id) WHERE NOT EXISTS (
              SELECT 1 FROM directory_users u WHERE u.connection_id = $1 AND u.id = w.id)) AS unknown`,
-          [connectionId, uuids(mustExist)],
+          [connectionId, literal(valid)],
         );
-        const valid = new Set(uuids(mustExist));
-        const unknown = [...mustExist.filter((id) => !valid.has(id)), ...(rows[0]?.unknown ?? [])];
+        const validSet = new Set(valid);
+        const unknown = [...mustExist.filter((id) => !validSet.has(id)), ...(rows[0]?.unknown ?? [])];
         if (unknown.length > 0) throw new DirectoryError(`not users of this directory: ${unknown.slice(0, 10).join(', ')}`, 'unknown_members', { unknown });
       }
       if (!replace && keep.length === 0 && remove.length === 0) return { added: 0, removed: 0 };
@@ -551,7 +555,7 @@ export class DirectoryRepository {
            UPDATE directory_groups SET version = version + 1, updated_at = now()
             WHERE connection_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM changes) RETURNING id)
          SELECT (SELECT count(*) FROM added) AS added, (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM bumped) AS bumped`,
-        [connectionId, groupId, keep, remove, replace, origin],
+        [connectionId, groupId, literal(keep), literal(remove), replace, origin],
       );
       return { added: Number(rows[0]?.added ?? 0), removed: Number(rows[0]?.removed ?? 0) };
     });

@@ -68,20 +68,34 @@ export function checkPatchRequest(kind: ResourceKind, body: unknown): void {
  * costs at most that many values) and no string longer than the largest string limit.
  */
 export function checkRawBody(body: unknown): void {
-  const walk = (value: unknown, path: string, depth: number): void => {
+  // The path is kept as a stack of segments and joined only for an error: a 10,000-member body must not
+  // build 10,000 path strings.
+  const path: (string | number)[] = [];
+  const where = () => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('') || 'a value';
+  const walk = (value: unknown): void => {
     if (typeof value === 'string') {
-      if (value.length > SCIM_LIMITS.maxStringLength) throw badRequest('invalidValue', `${path || 'a value'} is longer than ${SCIM_LIMITS.maxStringLength} characters`);
+      if (value.length > SCIM_LIMITS.maxStringLength) throw badRequest('invalidValue', `${where()} is longer than ${SCIM_LIMITS.maxStringLength} characters`);
       return;
     }
-    if (depth > 8) throw badRequest('invalidValue', `${path} is nested too deeply`);
+    if (typeof value !== 'object' || value === null) return;
+    if (path.length > 8) throw badRequest('invalidValue', `${where()} is nested too deeply`);
     if (Array.isArray(value)) {
-      if (value.length > SCIM_LIMITS.maxMembers) throw tooMany(`${path || 'an array'} has ${value.length} values; at most ${SCIM_LIMITS.maxMembers} are accepted`);
-      value.forEach((item, i) => walk(item, `${path}[${i}]`, depth + 1));
+      if (value.length > SCIM_LIMITS.maxMembers) throw tooMany(`${where()} has ${value.length} values; at most ${SCIM_LIMITS.maxMembers} are accepted`);
+      for (let i = 0; i < value.length; i++) {
+        path.push(i);
+        walk(value[i]);
+        path.pop();
+      }
       return;
     }
-    if (isObject(value)) for (const [key, inner] of Object.entries(value)) walk(inner, path ? `${path}.${key}` : key, depth + 1);
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      path.push(key);
+      walk((value as Record<string, unknown>)[key]);
+      path.pop();
+    }
   };
-  walk(body, '', 0);
+  walk(body);
 }
 
 /**
