@@ -223,7 +223,11 @@ async function main(): Promise<void> {
     const baseB = `/scim/v2/${b.connection.id}`;
     const reader = (durationMs: number) => measure({ port, token: b.token, base: baseB, role: { kind: 'reader', userIds: bUsers }, durationMs });
 
-    // Warm up, then B alone for reference.
+    // Warm up every request kind (JIT, lazily loaded modules, plan caches), then B alone for reference.
+    const warm = new http.Agent({ keepAlive: true });
+    for (const body of patchBodies(aUsers)) await request(warm, port, a.token, 'PATCH', `${baseA}/Groups/${groups[0]}`, body);
+    for (let i = 0; i < 3; i++) await request(warm, port, a.token, 'GET', `${baseA}/Users?count=1000&startIndex=${1 + i * 500}`);
+    warm.destroy();
     await reader(2000);
     const bAlone = await reader(Math.min(10_000, DURATION_MS / 2));
 

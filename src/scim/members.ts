@@ -37,6 +37,20 @@ export function isMembersOperation(operation: PatchOperation): boolean {
   return parsePath(GROUP_KIND, operation.path).attribute?.name === 'members';
 }
 
+/** memberIdsOf, lower-cased, with a fast path for the usual `{ "value": "<id>" }` entries (a PATCH may name 10,000). */
+function idsOf(value: unknown): string[] {
+  if (Array.isArray(value)) {
+    const out: string[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const id = (value[i] as { value?: unknown } | null)?.value;
+      if (typeof id !== 'string' || id === '') return memberIdsOf(value).map((v) => v.toLowerCase());
+      out[i] = id.toLowerCase();
+    }
+    return out;
+  }
+  return memberIdsOf(value).map((v) => v.toLowerCase());
+}
+
 function removeIds(plan: MembershipPlan, ids: string[]): void {
   for (const id of ids) {
     if (plan.replaceWith) plan.replaceWith.delete(id);
@@ -76,20 +90,20 @@ export function planMemberOperation(plan: MembershipPlan, operation: PatchOperat
   }
   switch (operation.op) {
     case 'add':
-      addIds(plan, lower(memberIdsOf(operation.value)));
+      addIds(plan, idsOf(operation.value));
       break;
     case 'replace':
       plan.replaceWith = new Set();
       plan.add.clear();
       plan.remove.clear();
-      addIds(plan, lower(memberIdsOf(operation.value)));
+      addIds(plan, idsOf(operation.value));
       break;
     case 'remove':
       if (operation.value === undefined) {
         plan.replaceWith = new Set();
         plan.add.clear();
         plan.remove.clear();
-      } else removeIds(plan, lower(memberIdsOf(operation.value)));
+      } else removeIds(plan, idsOf(operation.value));
       break;
   }
   checkMemberCount(plan.mustExist.size + plan.remove.size);
