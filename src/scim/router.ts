@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config';
@@ -483,23 +484,29 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     '/Groups/:id',
     route(async (req, res, scim) => {
       const id = String(req.params.id);
+      // A large PATCH is prepared in a few steps with a turn of the event loop between them, and before
+      // the transaction (no row lock or connection is held while it is planned), so other requests are
+      // not kept waiting behind it.
       checkPatchRequest(GROUP_KIND, req.body);
+      await setImmediatePromise();
       const operations = parsePatch(GROUP_KIND, req.body, { resourceType: 'Group', resourceId: id });
+      await setImmediatePromise();
+      // Members operations fold into one set-based change (./members), applied before the attributes.
+      const attributeOperations: PatchOperation[] = [];
+      const members = emptyPlan();
+      let membersTouched = false;
+      for (const operation of operations) {
+        if (!isMembersOperation(operation)) attributeOperations.push(operation);
+        else {
+          planMemberOperation(members, operation);
+          membersTouched = true;
+        }
+      }
+      if (membersTouched) await setImmediatePromise();
       const group = await directory.transaction(async (tx) => {
         const existing = await tx.getGroup(scim.connectionId, id, { forUpdate: true });
         if (!existing) throw notFound(`Group ${id} not found`);
         checkIfMatch(req, existing.version);
-        // Members operations fold into one set-based change (./members), applied before the attributes.
-        const attributeOperations: PatchOperation[] = [];
-        const members = emptyPlan();
-        let membersTouched = false;
-        for (const operation of operations) {
-          if (!isMembersOperation(operation)) attributeOperations.push(operation);
-          else {
-            planMemberOperation(members, operation);
-            membersTouched = true;
-          }
-        }
         if (membersTouched) await tx.applyMembership(scim.connectionId, id, members);
         if (attributeOperations.length > 0) {
           const { group: write } = coerceGroup(applyPatch(GROUP_KIND, existing.resource, attributeOperations));
