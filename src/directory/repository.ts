@@ -537,25 +537,31 @@ export class DirectoryRepository {
       // (removed ids are never in `keep`), so the statement is well defined.
       const { rows } = await q.query<{ added: number; removed: number }>(
         `WITH removed AS (
-           DELETE FROM directory_memberships
-            WHERE connection_id = $1 AND group_id = $2
-              AND (CASE WHEN $5::boolean THEN NOT (user_id = ANY($3::uuid[])) ELSE user_id = ANY($4::uuid[]) END)
-           RETURNING user_id),
+           DELETE FROM directory_memberships m
+            WHERE m.connection_id = $1 AND m.group_id = $2 AND ${
+              // Joins against the id lists (hash or index), never `= ANY(array)` per row, which costs
+              // rows × ids: 10,000 ids on a 10,000-member group would be 10^8 comparisons.
+              replace
+                ? 'NOT EXISTS (SELECT 1 FROM unnest($3::uuid[]) AS k(id) WHERE k.id = m.user_id)'
+                : 'm.user_id IN (SELECT r.id FROM unnest($4::uuid[]) AS r(id))'
+            }
+           RETURNING m.user_id),
          added AS (
            INSERT INTO directory_memberships (group_id, user_id, connection_id)
            SELECT $2, k.id, $1 FROM unnest($3::uuid[]) AS k(id)
            ON CONFLICT DO NOTHING RETURNING user_id),
          changes AS (
            INSERT INTO directory_changes (connection_id, entity, entity_id, member_id, action, origin)
-           SELECT $1, 'membership', $2, user_id, 'removed', $6 FROM removed
+           SELECT $1, 'membership', $2, user_id, 'removed', $5 FROM removed
            UNION ALL
-           SELECT $1, 'membership', $2, user_id, 'added', $6 FROM added
+           SELECT $1, 'membership', $2, user_id, 'added', $5 FROM added
            RETURNING id),
          bumped AS (
            UPDATE directory_groups SET version = version + 1, updated_at = now()
             WHERE connection_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM changes) RETURNING id)
-         SELECT (SELECT count(*) FROM added) AS added, (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM bumped) AS bumped`,
-        [connectionId, groupId, literal(keep), literal(remove), replace, origin],
+         SELECT (SELECT count(*) FROM added) AS added, (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM bumped) AS bumped,
+                cardinality($4::uuid[]) AS asked_to_remove`,
+        [connectionId, groupId, literal(keep), literal(remove), origin],
       );
       return { added: Number(rows[0]?.added ?? 0), removed: Number(rows[0]?.removed ?? 0) };
     });
