@@ -222,7 +222,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     const connectionId = String(req.params.connectionId ?? '');
     // The socket's address, not req.ip: X-Forwarded-For is the client's to choose.
     const address = req.socket.remoteAddress ?? 'unknown';
-    if (!match || !wasAccepted(connectionId, match[1]!)) strangers.check(address);
+    if (strangers.enabled && (!match || !wasAccepted(connectionId, match[1]!))) strangers.check(address);
     const auth = match ? await lookup(connectionId, match[1]!) : null;
     if (!auth) {
       strangers.fail(address);
