@@ -80,7 +80,8 @@ export interface RunningServer {
 }
 
 export async function listen(runtime: Runtime): Promise<RunningServer> {
-  const server = http.createServer(runtime.app);
+  // Node waits 300 s for a whole request by default; a client trickling a body (or headers) gets far less.
+  const server = http.createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, runtime.app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(runtime.config.port, runtime.config.host, () => resolve());

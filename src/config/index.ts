@@ -19,7 +19,8 @@ const postgresUrl = z
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Default: 0.0.0.0 in production, 127.0.0.1 otherwise (a development server is not for the network). */
+  HOST: z.string().min(1).optional(),
   /** Public base URL of this app as Atlassian sees it (also the base of every SCIM URL). */
   APP_BASE_URL: httpUrl.optional(),
   DATABASE_URL: postgresUrl.optional(),
@@ -53,6 +54,13 @@ const envSchema = z.object({
   SCIM_TOKEN_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 86400).default(86400),
   /** Largest SCIM page (count) served; advertised as filter.maxResults in /ServiceProviderConfig. */
   SCIM_MAX_RESULTS: z.coerce.number().int().min(1).max(10_000).default(1000),
+  /** SCIM push: requests per second (and burst) one client address may make without a valid token (0 = no limit). */
+  SCIM_UNAUTHENTICATED_PER_SECOND: z.coerce.number().min(0).max(100_000).default(5),
+  SCIM_UNAUTHENTICATED_BURST: z.coerce.number().int().min(1).max(100_000).default(20),
+  /** SCIM push: seconds a request body may take to arrive once its headers are in (0 = no limit but the server's). */
+  SCIM_BODY_TIMEOUT_SECONDS: z.coerce.number().min(0).max(300).default(15),
+  /** SCIM push: a page of a list answer stops early when its resources pass this many bytes. */
+  SCIM_MAX_PAGE_BYTES: z.coerce.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(1024 * 1024),
   /** Seconds an accepted SCIM token is remembered in memory (revocation takes effect within it; 0 = ask every time). */
   SCIM_AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(5),
   /** Sync jobs (src/jobs): worker and schedule ticker on this instance, and the queue's policy. */
@@ -112,7 +120,17 @@ export interface Config {
   shutdownGraceMs: number;
   maxBodyBytes: number;
   devHostEnabled: boolean;
-  scim: { rateLimitPerSecond: number; rateLimitBurst: number; tokenGraceSeconds: number; maxResults: number; authCacheSeconds: number };
+  scim: {
+    rateLimitPerSecond: number;
+    rateLimitBurst: number;
+    tokenGraceSeconds: number;
+    maxResults: number;
+    authCacheSeconds: number;
+    unauthenticatedPerSecond: number;
+    unauthenticatedBurst: number;
+    bodyTimeoutMs: number;
+    maxPageBytes: number;
+  };
   adminCheck: { oauthServerUrl: string; cacheMs: number };
   egress: { allow: string[]; maxResponseBytes: number; timeoutMs: number };
   jobs: {
@@ -182,7 +200,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     env: env.NODE_ENV,
     isProduction,
     port: env.PORT,
-    host: env.HOST,
+    host: env.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
     baseUrl,
     database: env.DATABASE_URL
       ? { kind: 'postgres', url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX, ssl: env.DATABASE_SSL }
@@ -203,6 +221,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       tokenGraceSeconds: env.SCIM_TOKEN_GRACE_SECONDS,
       maxResults: env.SCIM_MAX_RESULTS,
       authCacheSeconds: env.SCIM_AUTH_CACHE_SECONDS,
+      unauthenticatedPerSecond: env.SCIM_UNAUTHENTICATED_PER_SECOND,
+      unauthenticatedBurst: env.SCIM_UNAUTHENTICATED_BURST,
+      bodyTimeoutMs: env.SCIM_BODY_TIMEOUT_SECONDS * 1000,
+      maxPageBytes: env.SCIM_MAX_PAGE_BYTES,
     },
     adminCheck: { oauthServerUrl: env.CONNECT_OAUTH_SERVER_URL, cacheMs: env.ADMIN_CHECK_CACHE_SECONDS * 1000 },
     egress: {

@@ -63,6 +63,13 @@ export interface ListQuery {
   orderBy?: SqlCondition;
   offset: number;
   limit: number;
+  /**
+   * Stop the page early once its rows pass this many bytes (the stored resource's JSON, plus
+   * `relationBytes` per membership row it will be rendered with); the first row is always returned.
+   */
+  maxBytes?: number;
+  /** Estimated bytes one membership row adds to a rendered resource (a user's group, a group's member). */
+  relationBytes?: number;
 }
 
 export interface Page<T> {
@@ -483,12 +490,81 @@ export class DirectoryRepository {
     await this.recordMembershipChanges(q, connectionId, groupId, userIds, action, origin);
   }
 
+  /** One outbox row per member, written by one statement from an array (no per-row bind parameters). */
   private async recordMembershipChanges(q: Queryable, connectionId: string, groupId: string, userIds: string[], action: 'added' | 'removed', origin: Origin): Promise<void> {
     if (userIds.length === 0) return;
-    await recordChanges(
-      q,
-      userIds.map((userId) => ({ connectionId, entity: 'membership' as const, entityId: groupId, memberId: userId, action, origin })),
+    await q.query(
+      `INSERT INTO directory_changes (connection_id, entity, entity_id, member_id, action, origin)
+       SELECT $1, 'membership', $2, member, $4, $5 FROM unnest($3::uuid[]) AS member`,
+      [connectionId, groupId, userIds, action, origin],
     );
+  }
+
+  /**
+   * Applies a group's net membership change in one statement, whatever the number of members: either
+   * `replaceWith` (the members the group ends with) or `add` and `remove` (disjoint). Every id of
+   * `mustExist` must be a user of this connection, else nothing changes and a DirectoryError
+   * ('unknown_members') names the strangers. Records one outbox row per membership added or removed and
+   * bumps the group's version when anything changed.
+   */
+  async applyMembership(
+    connectionId: string,
+    groupId: string,
+    plan: { replaceWith?: Iterable<string>; add: Iterable<string>; remove: Iterable<string>; mustExist: Iterable<string> },
+    origin: Origin = 'push',
+  ): Promise<{ added: number; removed: number }> {
+    const mustExist = [...new Set([...plan.mustExist].map((id) => id.toLowerCase()))];
+    const replace = plan.replaceWith !== undefined;
+    const keep = uuids(plan.replaceWith ?? plan.add);
+    const remove = replace ? [] : uuids(plan.remove);
+    // Arrays travel as one array literal: the ids are checked uuids (hex and hyphens), so nothing needs
+    // quoting, and node-postgres need not escape ten thousand elements one by one.
+    const literal = (ids: string[]) => `{${ids.join(',')}}`;
+    return this.write(async (q) => {
+      if (mustExist.length > 0) {
+        const valid = uuids(mustExist);
+        const { rows } = await q.query<{ unknown: string[] }>(
+          `SELECT ARRAY(SELECT w.id FROM unnest($2::uuid[]) AS w(id) WHERE NOT EXISTS (
+             SELECT 1 FROM directory_users u WHERE u.connection_id = $1 AND u.id = w.id)) AS unknown`,
+          [connectionId, literal(valid)],
+        );
+        const validSet = new Set(valid);
+        const unknown = [...mustExist.filter((id) => !validSet.has(id)), ...(rows[0]?.unknown ?? [])];
+        if (unknown.length > 0) throw new DirectoryError(`not users of this directory: ${unknown.slice(0, 10).join(', ')}`, 'unknown_members', { unknown });
+      }
+      if (!replace && keep.length === 0 && remove.length === 0) return { added: 0, removed: 0 };
+      // Data-modifying CTEs see one snapshot: the rows deleted and the rows inserted are disjoint sets
+      // (removed ids are never in `keep`), so the statement is well defined.
+      const { rows } = await q.query<{ added: number; removed: number }>(
+        `WITH removed AS (
+           DELETE FROM directory_memberships m
+            WHERE m.connection_id = $1 AND m.group_id = $2 AND ${
+              // Joins against the id lists (hash or index), never `= ANY(array)` per row, which costs
+              // rows × ids: 10,000 ids on a 10,000-member group would be 10^8 comparisons.
+              replace
+                ? 'NOT EXISTS (SELECT 1 FROM unnest($3::uuid[]) AS k(id) WHERE k.id = m.user_id)'
+                : 'm.user_id IN (SELECT r.id FROM unnest($4::uuid[]) AS r(id))'
+            }
+           RETURNING m.user_id),
+         added AS (
+           INSERT INTO directory_memberships (group_id, user_id, connection_id)
+           SELECT $2, k.id, $1 FROM unnest($3::uuid[]) AS k(id)
+           ON CONFLICT DO NOTHING RETURNING user_id),
+         changes AS (
+           INSERT INTO directory_changes (connection_id, entity, entity_id, member_id, action, origin)
+           SELECT $1, 'membership', $2, user_id, 'removed', $5 FROM removed
+           UNION ALL
+           SELECT $1, 'membership', $2, user_id, 'added', $5 FROM added
+           RETURNING id),
+         bumped AS (
+           UPDATE directory_groups SET version = version + 1, updated_at = now()
+            WHERE connection_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM changes) RETURNING id)
+         SELECT (SELECT count(*) FROM added) AS added, (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM bumped) AS bumped,
+                cardinality($4::uuid[]) AS asked_to_remove`,
+        [connectionId, groupId, literal(keep), literal(remove), origin],
+      );
+      return { added: Number(rows[0]?.added ?? 0), removed: Number(rows[0]?.removed ?? 0) };
+    });
   }
 
   /** A page of a group's members in a stable order (user id); pass the last id seen as `after`. */
@@ -572,6 +648,7 @@ export class DirectoryRepository {
     const order = [query.orderBy?.(params), `${alias}.created_at`, `${alias}.id`].filter(Boolean).join(', ');
     const limit = params.add(query.limit);
     const offset = params.add(query.offset);
+    if (query.maxBytes !== undefined) return this.listBounded(table, alias, columns, connectionId, query, map, pageColumns, { params, where, order, limit, offset });
     // count(*) OVER () is computed before LIMIT: one query answers both the page and totalResults.
     const page = `SELECT ${columns}, count(*) OVER () AS total_count FROM ${table} ${alias} WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`;
     const { rows } = await this.q.query<Row & { total_count: number }>(
@@ -585,6 +662,43 @@ export class DirectoryRepository {
     if (rows.length > 0) return { total: Number(rows[0]!.total_count), items: rows.map(map) };
     if (query.offset === 0) return { total: 0, items: [] };
     // A page past the end still reports how many there are.
+    return this.list(table, alias, columns, connectionId, { ...query, limit: 0 }, map, pageColumns);
+  }
+
+  /**
+   * The page of `list`, cut where its size passes query.maxBytes: the sizes are summed in SQL over the
+   * page's rows in order, so the rows past the cut never leave the database. totalResults stays the count
+   * of every match; the client pages on with startIndex + itemsPerPage (RFC 7644 §3.4.2.4).
+   */
+  private async listBounded<Row extends pg.QueryResultRow, T>(
+    table: string,
+    alias: string,
+    columns: string,
+    connectionId: string,
+    query: ListQuery,
+    map: (row: Row) => T,
+    pageColumns: string | undefined,
+    sql: { params: SqlParams; where: string; order: string; limit: string; offset: string },
+  ): Promise<Page<T>> {
+    const { params, where, order, limit, offset } = sql;
+    const maxBytes = params.add(query.maxBytes);
+    const relationBytes = params.add(query.relationBytes ?? 0);
+    const own = alias === 'u' ? 'user_id' : 'group_id';
+    const relations = query.relationBytes ? `(SELECT count(*) FROM directory_memberships r WHERE r.${own} = s.id)` : '0';
+    const { rows } = await this.q.query<Row & { total_count: number }>(
+      `WITH page AS (
+         SELECT ${columns}, count(*) OVER () AS total_count, row_number() OVER (ORDER BY ${order}) AS ordinal
+           FROM ${table} ${alias} WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}),
+       sized AS (
+         SELECT s.*, octet_length(s.resource::text) + ${relations} * ${relationBytes}::int AS approx_bytes FROM page s),
+       running AS (
+         SELECT z.*, sum(z.approx_bytes) OVER (ORDER BY z.ordinal) AS running_bytes FROM sized z)
+       SELECT p.*${pageColumns ? `, ${pageColumns}` : ''} FROM running p
+        WHERE p.running_bytes - p.approx_bytes < ${maxBytes}::bigint ORDER BY p.ordinal`,
+      params.values,
+    );
+    if (rows.length > 0) return { total: Number(rows[0]!.total_count), items: rows.map(map) };
+    if (query.offset === 0) return { total: 0, items: [] };
     return this.list(table, alias, columns, connectionId, { ...query, limit: 0 }, map, pageColumns);
   }
 }

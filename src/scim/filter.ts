@@ -42,7 +42,9 @@ interface Scope {
 
 const lit = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
-const USER_COLUMNS: Record<string, Column> = {
+// Maps, not object literals: attribute paths come from the client, and `__proto__`, `constructor` or
+// `toString` must name nothing rather than something inherited from Object.prototype.
+const USER_COLUMNS = new Map<string, Column>(Object.entries({
   id: { sql: 'id', type: 'uuid', caseExact: true },
   externalid: { sql: 'external_id', type: 'string', caseExact: true },
   username: { sql: 'user_name', type: 'string', caseExact: false },
@@ -52,15 +54,15 @@ const USER_COLUMNS: Record<string, Column> = {
   active: { sql: 'active', type: 'boolean', caseExact: false },
   'meta.created': { sql: 'created_at', type: 'dateTime', caseExact: false },
   'meta.lastmodified': { sql: 'updated_at', type: 'dateTime', caseExact: false },
-};
+} satisfies Record<string, Column>));
 
-const GROUP_COLUMNS: Record<string, Column> = {
+const GROUP_COLUMNS = new Map<string, Column>(Object.entries({
   id: { sql: 'id', type: 'uuid', caseExact: true },
   externalid: { sql: 'external_id', type: 'string', caseExact: true },
   displayname: { sql: 'display_name', type: 'string', caseExact: false },
   'meta.created': { sql: 'created_at', type: 'dateTime', caseExact: false },
   'meta.lastmodified': { sql: 'updated_at', type: 'dateTime', caseExact: false },
-};
+} satisfies Record<string, Column>));
 
 function jsonColumn(expression: string, def: AttributeDef): Column {
   // Stored resources are coerced against the schema, so a boolean's text is always 'true' or 'false'.
@@ -130,7 +132,7 @@ function resolve(scope: Scope, attrPath: string): Resolved {
   if (tooDeep.length > 0) unknownAttribute(attrPath);
 
   if (defs === kind.attributes) {
-    const known = (kind === USER_KIND ? USER_COLUMNS : GROUP_COLUMNS)[path.toLowerCase()];
+    const known = (kind === USER_KIND ? USER_COLUMNS : GROUP_COLUMNS).get(path.toLowerCase());
     if (known) return { column: { ...known, sql: `${alias}.${known.sql}` } };
     const relation = kind === USER_KIND ? 'groups' : 'members';
     if (head.toLowerCase() === relation) return { multi: membershipSource(scope), sub };
@@ -151,6 +153,8 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+const COMPARISONS = new Map(Object.entries({ eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' }));
+
 /** One comparison on one column, never NULL. */
 function compare(column: Column, op: string, value: unknown, params: SqlParams, attrPath: string): string {
   if (op === 'pr') {
@@ -163,7 +167,7 @@ function compare(column: Column, op: string, value: unknown, params: SqlParams, 
     if (op === 'ne') return `(${column.sql} IS NOT NULL)`;
     throw badRequest('invalidFilter', `${op} null is not a valid comparison (${attrPath})`);
   }
-  const sqlOp = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' }[op];
+  const sqlOp = COMPARISONS.get(op);
   const wrap = (sql: string) => `(${sql})`;
   const negateNe = (sql: string) => (op === 'ne' ? `NOT COALESCE(${sql}, false)` : wrap(sql));
 

@@ -1,5 +1,6 @@
 import type { GroupMember, GroupWrite, StoredGroup, StoredUser, UserGroupRef, UserWrite } from '../directory/repository';
 import { badRequest } from './errors';
+import { checkRawBody, checkResource } from './limits';
 import {
   COMMON_ATTRIBUTES,
   findAttribute,
@@ -86,6 +87,7 @@ function coerceAttributes(defs: AttributeDef[], input: Json, prefix: string): Js
 /** Coerces a body into the stored form of `kind` (schemas, externalId, attributes, extensions). */
 export function coerceResource(kind: ResourceKind, body: unknown): Json {
   if (!isObject(body)) throw badRequest('invalidSyntax', `a ${kind.name} must be a JSON object`);
+  checkRawBody(body);
   const core = coerceAttributes(kind.attributes, body, '');
   const externalId = coerceValue(findAttribute(COMMON_ATTRIBUTES, 'externalId')!, findKey(body, 'externalId'), 'externalId');
   const out: Json = { schemas: [kind.schema] };
@@ -111,6 +113,7 @@ export function coerceResource(kind: ResourceKind, body: unknown): Json {
       throw badRequest('invalidValue', `${def.name} is required`);
     }
   }
+  checkResource(kind, out);
   return out;
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config';
@@ -9,7 +10,9 @@ import type { Logger } from '../logging/logger';
 import { hashToken } from '../security/crypto';
 import { badRequest, notFound, ScimError, unauthorized } from './errors';
 import { filterToSql, sortToSql } from './filter';
-import { applyPatch, memberIdsFromFilter, parsePatch, parsePath, type PatchOperation } from './patch';
+import { checkPatchRequest, SCIM_LIMITS, UnauthenticatedLimiter } from './limits';
+import { emptyPlan, isMembersOperation, planMemberOperation } from './members';
+import { applyPatch, parsePatch, type PatchOperation } from './patch';
 import { normaliseBody } from './quirks';
 import { RateLimiter } from './rate-limit';
 import {
@@ -17,7 +20,6 @@ import {
   coerceResource,
   coerceUser,
   etagOf,
-  memberIdsOf,
   parseProjection,
   project,
   projectionIncludes,
@@ -143,11 +145,15 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** What one group of a user, or one member of a group, adds to a rendered resource (value, $ref, display, type). */
+const RENDERED_GROUP_BYTES = 200;
+const RENDERED_MEMBER_BYTES = 250;
+
 export function createScimRouter({ config, db, logger, connections: givenConnections, onDirectoryChanged }: ScimRouterDependencies): express.Router {
   const connections = givenConnections ?? new ConnectionService(db, { baseUrl: config.baseUrl, tokenGraceSeconds: config.scim.tokenGraceSeconds });
   const directory = new DirectoryRepository(db);
   const limiter = new RateLimiter(config.scim.rateLimitPerSecond, config.scim.rateLimitBurst);
-  const limits = { maxResults: config.scim.maxResults, maxPayloadBytes: config.maxBodyBytes };
+  const limits = { maxResults: config.scim.maxResults, maxPayloadBytes: config.maxBodyBytes, maxOperations: SCIM_LIMITS.maxOperations };
   const router = express.Router({ mergeParams: true });
   const log = logger.child({ component: 'scim' });
 
@@ -180,6 +186,20 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
   // never cached. Keys are the token's hash, never the token.
   const accepted = new Map<string, { auth: AuthenticatedConnection; until: number }>();
   const cacheMs = config.scim.authCacheSeconds * 1000;
+  // Tokens accepted in the last RECENTLY_ACCEPTED_MS are never throttled by the per-address limit on
+  // failures below: behind a reverse proxy every client shares one socket address, and a noisy stranger
+  // must not lock out the IdPs. Only the hash is kept, and only for this decision.
+  const recentlyAccepted = new Map<string, number>();
+  const RECENTLY_ACCEPTED_MS = 10 * 60_000;
+  function wasAccepted(connectionId: string, token: string): boolean {
+    const until = recentlyAccepted.get(`${connectionId}:${hashToken(token)}`);
+    return until !== undefined && until > performance.now();
+  }
+  function rememberAccepted(connectionId: string, token: string): void {
+    const now = performance.now();
+    if (recentlyAccepted.size > 10_000) for (const [k, until] of recentlyAccepted) if (until <= now) recentlyAccepted.delete(k);
+    if (recentlyAccepted.size <= 10_000) recentlyAccepted.set(`${connectionId}:${hashToken(token)}`, now + RECENTLY_ACCEPTED_MS);
+  }
   async function lookup(connectionId: string, token: string): Promise<AuthenticatedConnection | null> {
     if (cacheMs <= 0) return connections.authenticate(connectionId, token);
     const key = `${connectionId}:${hashToken(token)}`;
@@ -196,10 +216,19 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
   router.use((req, res, next) => {
     authenticate(req, res).then(() => next(), next);
   });
+  const strangers = new UnauthenticatedLimiter(config.scim.unauthenticatedPerSecond, config.scim.unauthenticatedBurst);
   async function authenticate(req: Request, res: Response): Promise<void> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('Authorization') ?? '');
-    const auth = match ? await lookup(String(req.params.connectionId ?? ''), match[1]!) : null;
-    if (!auth) throw unauthorized();
+    const connectionId = String(req.params.connectionId ?? '');
+    // The socket's address, not req.ip: X-Forwarded-For is the client's to choose.
+    const address = req.socket.remoteAddress ?? 'unknown';
+    if (strangers.enabled && (!match || !wasAccepted(connectionId, match[1]!))) strangers.check(address);
+    const auth = match ? await lookup(connectionId, match[1]!) : null;
+    if (!auth) {
+      strangers.fail(address);
+      throw unauthorized();
+    }
+    if (strangers.enabled) rememberAccepted(connectionId, match![1]!);
     const taken = limiter.take(auth.connectionId);
     if (!taken.ok) {
       throw new ScimError(429, 'too many requests for this connection; retry later', undefined, { 'Retry-After': String(taken.retryAfterSeconds) });
@@ -211,6 +240,29 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
       });
     }
   }
+
+  // A body still arriving after SCIM_BODY_TIMEOUT_SECONDS is refused (408) and its connection closed, so
+  // a client trickling bytes cannot hold a socket and a parser for minutes.
+  router.use((req, res, next) => {
+    if (req.complete || config.scim.bodyTimeoutMs <= 0) return next();
+    const timer = setTimeout(() => {
+      if (req.complete) return;
+      if (res.headersSent) {
+        req.destroy();
+        return;
+      }
+      const error = new ScimError(408, `the request body did not arrive within ${config.scim.bodyTimeoutMs / 1000} s`);
+      res.setHeader('Connection', 'close');
+      res.once('finish', () => req.destroy());
+      send(res, 408, error.toBody());
+    }, config.scim.bodyTimeoutMs);
+    timer.unref();
+    const clear = () => clearTimeout(timer);
+    req.once('end', clear);
+    req.once('close', clear);
+    res.once('finish', clear);
+    next();
+  });
 
   // Bodies: any content type is read as JSON (clients send application/scim+json or application/json).
   router.use(express.json({ type: () => true, limit: config.maxBodyBytes }));
@@ -279,16 +331,18 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
       orderBy: sortBy ? sortToSql(kind, sortBy, sortOrder) : undefined,
       offset: startIndex - 1,
       limit: count,
+      // A page also stops at SCIM_MAX_PAGE_BYTES; itemsPerPage says how many it holds.
+      maxBytes: config.scim.maxPageBytes,
     };
     let resources: Json[];
     let total: number;
     if (kind === USER_KIND) {
       const withGroups = projectionIncludes(projection, 'groups');
-      const page = await directory.listUsers(scim.connectionId, { ...listQuery, withGroups });
+      const page = await directory.listUsers(scim.connectionId, { ...listQuery, withGroups, relationBytes: withGroups ? RENDERED_GROUP_BYTES : 0 });
       resources = page.items.map((u) => project(renderUser(u, scim, u.groups), projection));
       total = page.total;
     } else {
-      const page = await directory.listGroups(scim.connectionId, listQuery);
+      const page = await directory.listGroups(scim.connectionId, { ...listQuery, relationBytes: projectionIncludes(projection, 'members') ? RENDERED_MEMBER_BYTES : 0 });
       resources = await renderGroups(scim, page.items, projection);
       total = page.total;
     }
@@ -372,6 +426,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     '/Users/:id',
     route(async (req, res, scim) => {
       const id = String(req.params.id);
+      checkPatchRequest(USER_KIND, req.body);
       const operations = parsePatch(USER_KIND, req.body, { resourceType: 'User', resourceId: id });
       const user = await directory.transaction(async (tx) => {
         const existing = await tx.getUser(scim.connectionId, id, { forUpdate: true });
@@ -425,44 +480,34 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     }),
   );
 
-  /** A `members` operation as membership rows: O(k) in the members it names, whatever the group's size. */
-  async function applyMemberOperation(tx: DirectoryRepository, connectionId: string, groupId: string, operation: PatchOperation): Promise<void> {
-    const path = parsePath(GROUP_KIND, operation.path);
-    if (path.sub) throw badRequest('invalidPath', `${operation.path}: members are added, replaced or removed whole`);
-    if (path.filter !== undefined) {
-      if (operation.op !== 'remove') throw badRequest('invalidPath', `${operation.op} on ${operation.path}: use path "members" with a value`);
-      await tx.removeMembers(connectionId, groupId, memberIdsFromFilter(path.filter));
-      return;
-    }
-    switch (operation.op) {
-      case 'add':
-        await tx.addMembers(connectionId, groupId, memberIdsOf(operation.value));
-        return;
-      case 'replace':
-        await tx.replaceMembers(connectionId, groupId, memberIdsOf(operation.value));
-        return;
-      case 'remove':
-        if (operation.value === undefined) await tx.replaceMembers(connectionId, groupId, []);
-        else await tx.removeMembers(connectionId, groupId, memberIdsOf(operation.value));
-        return;
-    }
-  }
-
   router.patch(
     '/Groups/:id',
     route(async (req, res, scim) => {
       const id = String(req.params.id);
+      // A large PATCH is prepared in a few steps with a turn of the event loop between them, and before
+      // the transaction (no row lock or connection is held while it is planned), so other requests are
+      // not kept waiting behind it.
+      checkPatchRequest(GROUP_KIND, req.body);
+      await setImmediatePromise();
       const operations = parsePatch(GROUP_KIND, req.body, { resourceType: 'Group', resourceId: id });
+      await setImmediatePromise();
+      // Members operations fold into one set-based change (./members), applied before the attributes.
+      const attributeOperations: PatchOperation[] = [];
+      const members = emptyPlan();
+      let membersTouched = false;
+      for (const operation of operations) {
+        if (!isMembersOperation(operation)) attributeOperations.push(operation);
+        else {
+          planMemberOperation(members, operation);
+          membersTouched = true;
+        }
+      }
+      if (membersTouched) await setImmediatePromise();
       const group = await directory.transaction(async (tx) => {
         const existing = await tx.getGroup(scim.connectionId, id, { forUpdate: true });
         if (!existing) throw notFound(`Group ${id} not found`);
         checkIfMatch(req, existing.version);
-        const attributeOperations: PatchOperation[] = [];
-        for (const operation of operations) {
-          const path = parsePath(GROUP_KIND, operation.path);
-          if (path.attribute?.name === 'members') await applyMemberOperation(tx, scim.connectionId, id, operation);
-          else attributeOperations.push(operation);
-        }
+        if (membersTouched) await tx.applyMembership(scim.connectionId, id, members);
         if (attributeOperations.length > 0) {
           const { group: write } = coerceGroup(applyPatch(GROUP_KIND, existing.resource, attributeOperations));
           if (!isDeepStrictEqual(write.resource, existing.resource)) await tx.updateGroup(scim.connectionId, id, write);

@@ -175,13 +175,16 @@ export function findAttribute(defs: AttributeDef[] | undefined, name: string): A
 export interface ServiceLimits {
   maxResults: number;
   maxPayloadBytes: number;
+  /** Operations accepted in one PATCH (src/scim/limits.ts). */
+  maxOperations?: number;
 }
 
 export function serviceProviderConfig(baseUrl: string, limits: ServiceLimits): Record<string, unknown> {
   return {
     schemas: [SPC_SCHEMA],
     documentationUri: 'https://datatracker.ietf.org/doc/html/rfc7644',
-    patch: { supported: true },
+    // maxOperations is not an RFC 7643 attribute of patch; clients ignore what they do not know.
+    patch: { supported: true, ...(limits.maxOperations ? { maxOperations: limits.maxOperations } : {}) },
     bulk: { supported: false, maxOperations: 0, maxPayloadSize: limits.maxPayloadBytes },
     filter: { supported: true, maxResults: limits.maxResults },
     changePassword: { supported: false },

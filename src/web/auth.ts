@@ -37,6 +37,13 @@ const claimsSchema = z
   })
   .loose();
 
+/**
+ * Longest lifetime (exp - iat, and exp - now) accepted for a context JWT. Atlassian's context tokens live
+ * minutes (Atlassian Connect Express, Atlassian's own framework, issues 15-minute tokens by default,
+ * maxTokenAge); an hour leaves room for clock skew and nothing more.
+ */
+export const MAX_CONTEXT_JWT_LIFETIME_SECONDS = 3600;
+
 /** The JWT of an `Authorization: JWT <token>` header; the API accepts no token in the query string (it would be logged). */
 function tokenFrom(req: Request): string | null {
   const header = req.headers.authorization;
@@ -77,7 +84,14 @@ export async function verifyContextJwt(tenants: TenantStore, req: Request, now: 
   }
   const claims = claimsSchema.safeParse(verified);
   if (!claims.success) throw new AuthError(401, 'unauthenticated', 'JWT lacks required claims (exp, qsh)');
-  if (Math.floor(now / 1000) >= claims.data.exp) throw new AuthError(401, 'unauthenticated', 'JWT expired; reload the page');
+  const nowSeconds = Math.floor(now / 1000);
+  if (nowSeconds >= claims.data.exp) throw new AuthError(401, 'unauthenticated', 'JWT expired; reload the page');
+  // A context token lives minutes; one that claims to live for hours was not made by the product for a page
+  // (or, leaked, would stay usable for that long).
+  const lifetime = claims.data.exp - (claims.data.iat ?? nowSeconds);
+  if (lifetime > MAX_CONTEXT_JWT_LIFETIME_SECONDS || claims.data.exp - nowSeconds > MAX_CONTEXT_JWT_LIFETIME_SECONDS) {
+    throw new AuthError(401, 'unauthenticated', `JWT lifetime is implausible (more than ${MAX_CONTEXT_JWT_LIFETIME_SECONDS} s)`);
+  }
 
   if (claims.data.qsh !== 'context-qsh') {
     const expected = jwt.createQueryStringHash(jwt.fromExpressRequest(req), false);

@@ -23,9 +23,26 @@ export interface DevHostDependencies {
  * `local-dev` (created on first use), whose user counts as a Jira administrator outside production only.
  * Mounted only when config.devHostEnabled, which the configuration refuses in production.
  */
+/**
+ * Whether a request comes from this machine, by the socket's address: X-Forwarded-For and req.ip (with
+ * "trust proxy" on) are the client's to choose, the socket's peer is not.
+ */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const ip = address.toLowerCase().replace(/^::ffff:/, '');
+  return ip === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip);
+}
+
 export function mountDevHost(app: Express, deps: DevHostDependencies): void {
   const { config, tenants } = deps;
   if (!config.devHostEnabled) return;
+
+  // The development host signs admin tokens for the local tenant: only this machine may ask for them,
+  // whatever HOST the server listens on.
+  app.use('/dev', (req: Request, res: Response, next) => {
+    if (isLoopbackAddress(req.socket.remoteAddress)) return next();
+    res.status(403).json({ error: 'forbidden', message: 'The development host answers loopback clients only' });
+  });
 
   /** The local tenant and its shared secret; created once, then reused (a new secret would void open pages). */
   async function devTenant(): Promise<{ clientKey: string; sharedSecret: string }> {

@@ -57,12 +57,14 @@ describe('admin API authentication and authorisation', () => {
     expect(routes.length).toBeGreaterThan(30);
   });
 
-  it('answers 401 on every route without a JWT, with a forged one, an expired one, or one of an unknown tenant', async () => {
+  it('answers 401 on every route without a JWT, with a forged one, an expired one, one with an implausible lifetime, or one of an unknown tenant', async () => {
     checker = { isAdmin: async () => true };
     const invalid = [
       undefined,
       token({ sharedSecret: 'guessed' }),
       token({ lifetimeSeconds: -5 }),
+      // Valid signature, but a lifetime no context token has (Atlassian's live minutes): refused.
+      token({ lifetimeSeconds: 2 * 3600 }),
       token({ clientKey: 'nobody' }),
       token({ qsh: 'request', url: '/elsewhere' }),
     ];
