@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import { ConnectionService, type AuthenticatedConnection } from '../connections/service';
 import type { Database } from '../db/database';
 import { DirectoryError, DirectoryRepository, type StoredGroup, type StoredUser } from '../directory/repository';
+import { SqlParams } from '../directory/sql';
 import type { Logger } from '../logging/logger';
 import { hashToken } from '../security/crypto';
 import { badRequest, notFound, ScimError, unauthorized } from './errors';
@@ -23,6 +24,7 @@ import {
   projectionIncludes,
   renderGroup,
   renderUser,
+  splitAttributePath,
   userWrite,
   type Projection,
 } from './resource';
@@ -30,6 +32,7 @@ import {
   GROUP_KIND,
   LIST_RESPONSE_SCHEMA,
   resourceTypes,
+  SEARCH_REQUEST_SCHEMA,
   schemaDocuments,
   serviceProviderConfig,
   USER_KIND,
@@ -139,6 +142,31 @@ function loggableQuery(req: Request): Record<string, unknown> {
   return out;
 }
 
+/** The value a root search sorts a resource by: the attribute's first (or primary) value; strings fold case unless caseExact. */
+function sortKey(kind: ResourceKind, resource: Json, sortBy: string): string | number | boolean | null {
+  let value: unknown = resource;
+  for (const name of splitAttributePath(kind, sortBy)) {
+    if (Array.isArray(value)) value = (value as Json[]).find((v) => v?.primary === true) ?? value[0];
+    value = value && typeof value === 'object' ? (value as Json)[name] : undefined;
+  }
+  if (Array.isArray(value)) value = (value as Json[]).find((v) => v?.primary === true)?.value ?? (value[0] as Json | undefined)?.value;
+  if (typeof value === 'string') return value.toLowerCase();
+  return typeof value === 'number' || typeof value === 'boolean' ? value : null;
+}
+
+/** Merges lists each already in sortBy order; values that are absent sort last ascending, first descending (as in Postgres). */
+function mergeSorted<T extends { k: string | number | boolean | null }>(lists: T[][], descending: boolean): T[] {
+  const compare = (a: T, b: T) => {
+    if (a.k === b.k) return 0;
+    if (a.k === null) return descending ? -1 : 1;
+    if (b.k === null) return descending ? 1 : -1;
+    const order = a.k < b.k ? -1 : 1;
+    return descending ? -order : order;
+  };
+  // A stable sort keeps each list's own order among equal keys, and lists in the order given.
+  return lists.flat().sort(compare);
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -244,6 +272,10 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
       send(res, 200, found);
     }),
   );
+  // Discovery is read-only (RFC 7644 §4): any other method is 405, not a missing endpoint.
+  router.all(['/ServiceProviderConfig', '/ResourceTypes', '/ResourceTypes/:name', '/Schemas', '/Schemas/:id'], route(async (req) => {
+    throw new ScimError(405, `${req.method} is not allowed on ${req.path}; discovery endpoints answer GET`, undefined, { Allow: 'GET' });
+  }));
   router.all(['/Bulk', '/Me'], route(async (req) => {
     throw new ScimError(501, `${req.path.slice(1)} is not supported by this service provider`);
   }));
@@ -267,33 +299,110 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
 
   // ---- queries (RFC 7644 §3.4.2) -----------------------------------------------------------------------
 
-  async function query(kind: ResourceKind, scim: ScimContext, params: Record<string, unknown>): Promise<Json> {
-    const filter = queryText(params.filter, 'filter');
-    const sortBy = queryText(params.sortBy, 'sortBy');
-    const sortOrder = queryText(params.sortOrder, 'sortOrder');
-    const startIndex = Math.max(1, queryInt(params.startIndex, 'startIndex') ?? 1);
-    const count = Math.min(limits.maxResults, Math.max(0, queryInt(params.count, 'count') ?? limits.maxResults));
-    const projection = parseProjection(kind, params.attributes, params.excludedAttributes);
-    const listQuery = {
-      where: filter !== undefined && filter.trim() !== '' ? filterToSql(kind, filter) : undefined,
-      orderBy: sortBy ? sortToSql(kind, sortBy, sortOrder) : undefined,
-      offset: startIndex - 1,
-      limit: count,
+  interface QueryParams {
+    filter?: string;
+    sortBy?: string;
+    sortOrder?: string;
+    startIndex: number;
+    count: number;
+  }
+
+  function queryParams(params: Record<string, unknown>): QueryParams {
+    return {
+      filter: queryText(params.filter, 'filter'),
+      sortBy: queryText(params.sortBy, 'sortBy'),
+      sortOrder: queryText(params.sortOrder, 'sortOrder'),
+      startIndex: Math.max(1, queryInt(params.startIndex, 'startIndex') ?? 1),
+      count: Math.min(limits.maxResults, Math.max(0, queryInt(params.count, 'count') ?? limits.maxResults)),
     };
-    let resources: Json[];
-    let total: number;
+  }
+
+  /** One page of one resource type, rendered and projected, with the type's total. */
+  async function queryPage(kind: ResourceKind, scim: ScimContext, q: QueryParams, projection: Projection, page: { offset: number; limit: number }): Promise<{ resources: Json[]; total: number }> {
+    const listQuery = {
+      where: q.filter !== undefined && q.filter.trim() !== '' ? filterToSql(kind, q.filter) : undefined,
+      orderBy: q.sortBy ? sortToSql(kind, q.sortBy, q.sortOrder) : undefined,
+      ...page,
+    };
     if (kind === USER_KIND) {
       const withGroups = projectionIncludes(projection, 'groups');
-      const page = await directory.listUsers(scim.connectionId, { ...listQuery, withGroups });
-      resources = page.items.map((u) => project(renderUser(u, scim, u.groups), projection));
-      total = page.total;
-    } else {
-      const page = await directory.listGroups(scim.connectionId, listQuery);
-      resources = await renderGroups(scim, page.items, projection);
-      total = page.total;
+      const users = await directory.listUsers(scim.connectionId, { ...listQuery, withGroups });
+      return { resources: users.items.map((u) => project(renderUser(u, scim, u.groups), projection)), total: users.total };
     }
-    return listResponse(resources, total, startIndex);
+    const groups = await directory.listGroups(scim.connectionId, listQuery);
+    return { resources: await renderGroups(scim, groups.items, projection), total: groups.total };
   }
+
+  async function query(kind: ResourceKind, scim: ScimContext, params: Record<string, unknown>): Promise<Json> {
+    const q = queryParams(params);
+    const projection = parseProjection(kind, params.attributes, params.excludedAttributes);
+    const { resources, total } = await queryPage(kind, scim, q, projection, { offset: q.startIndex - 1, limit: q.count });
+    return listResponse(resources, total, q.startIndex);
+  }
+
+  /** A SearchRequest body (RFC 7644 §3.4.3) as query parameters; attribute lists may be arrays. */
+  function searchParams(body: unknown): Record<string, unknown> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('invalidSyntax', 'a search must be a SearchRequest JSON object');
+    const request = body as Record<string, unknown>;
+    if (request.schemas !== undefined && !(Array.isArray(request.schemas) && request.schemas.some((s) => typeof s === 'string' && s.toLowerCase() === SEARCH_REQUEST_SCHEMA.toLowerCase()))) {
+      throw badRequest('invalidSyntax', `schemas must include ${SEARCH_REQUEST_SCHEMA}`);
+    }
+    const list = (value: unknown) => (Array.isArray(value) ? value.join(',') : value);
+    return { ...request, attributes: list(request.attributes), excludedAttributes: list(request.excludedAttributes) };
+  }
+
+  /**
+   * A search at the service root (RFC 7644 §3.4.3): Users and Groups as one result set. Without sortBy,
+   * users come first, then groups, each in its own stable order, so a page is at most one query per
+   * type. With sortBy, the first startIndex+count of each type are merged; beyond maxResults that is
+   * more than this server computes (400 tooMany). A filter or sortBy that a type cannot evaluate (an
+   * attribute it does not have) matches none of that type; if no type can, the error is the answer.
+   */
+  async function rootSearch(scim: ScimContext, params: Record<string, unknown>): Promise<Json> {
+    const q = queryParams(params);
+    const kinds: { kind: ResourceKind; projection: Projection }[] = [];
+    let firstError: unknown;
+    for (const kind of [USER_KIND, GROUP_KIND]) {
+      try {
+        // The translations check attribute names when they write the SQL: write it once, to a scratch list.
+        if (q.filter !== undefined && q.filter.trim() !== '') filterToSql(kind, q.filter)(new SqlParams());
+        if (q.sortBy) sortToSql(kind, q.sortBy, q.sortOrder)(new SqlParams());
+        kinds.push({ kind, projection: parseProjection(kind, params.attributes, params.excludedAttributes) });
+      } catch (error) {
+        firstError ??= error;
+      }
+    }
+    if (kinds.length === 0) throw firstError;
+    const offset = q.startIndex - 1;
+    if (!q.sortBy) {
+      const resources: Json[] = [];
+      let total = 0;
+      for (const { kind, projection } of kinds) {
+        const skip = Math.max(0, offset - total);
+        const room = q.count - resources.length;
+        // A type whose rows all fall before the page, or a full page: only its count is needed.
+        const page = await queryPage(kind, scim, q, projection, { offset: skip, limit: room });
+        resources.push(...page.resources);
+        total += page.total;
+      }
+      return listResponse(resources, total, q.startIndex);
+    }
+    if (offset + q.count > limits.maxResults) {
+      throw badRequest('tooMany', `a sorted search across resource types returns at most the first ${limits.maxResults} results; narrow the filter or search /Users or /Groups`);
+    }
+    const descending = /^descending$/i.test(q.sortOrder ?? '');
+    const pages = await Promise.all(
+      kinds.map(async ({ kind, projection }) => {
+        const page = await queryPage(kind, scim, q, { attributes: undefined, excluded: undefined }, { offset: 0, limit: offset + q.count });
+        return { ...page, key: (r: Json) => sortKey(kind, r, q.sortBy!), projection };
+      }),
+    );
+    const merged = mergeSorted(pages.map((p) => p.resources.map((r) => ({ r, k: p.key(r), projection: p.projection }))), descending);
+    const resources = merged.slice(offset, offset + q.count).map(({ r, projection }) => project(r, projection));
+    return listResponse(resources, pages.reduce((n, p) => n + p.total, 0), q.startIndex);
+  }
+
+  router.post('/.search', route(async (req, res, scim) => send(res, 200, await rootSearch(scim, searchParams(req.body)))));
 
   const projectionOf = (kind: ResourceKind, req: Request) => parseProjection(kind, req.query.attributes, req.query.excludedAttributes);
 
@@ -302,11 +411,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     router.get(base, route(async (req, res, scim) => send(res, 200, await query(kind, scim, req.query as Record<string, unknown>))));
     router.post(
       `${base}/.search`,
-      route(async (req, res, scim) => {
-        const body = (req.body ?? {}) as Record<string, unknown>;
-        const params = { ...body, attributes: Array.isArray(body.attributes) ? body.attributes.join(',') : body.attributes, excludedAttributes: Array.isArray(body.excludedAttributes) ? body.excludedAttributes.join(',') : body.excludedAttributes };
-        send(res, 200, await query(kind, scim, params));
-      }),
+      route(async (req, res, scim) => send(res, 200, await query(kind, scim, searchParams(req.body ?? {})))),
     );
     router.get(
       `${base}/:id`,
