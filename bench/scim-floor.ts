@@ -8,6 +8,7 @@
  */
 import http from 'node:http';
 import type pg from 'pg';
+import { CREATE_USER_SQL } from '../src/directory/repository';
 
 type Json = Record<string, unknown>;
 
@@ -28,13 +29,8 @@ export const FLOOR_GET_SQL = `SELECT p.*, (SELECT COALESCE(jsonb_agg(jsonb_build
     FROM directory_memberships m JOIN directory_groups g ON g.id = m.group_id WHERE m.user_id = p.id) AS groups FROM (SELECT ${USER_COLUMNS}, count(*) OVER () AS total_count, row_number() OVER (ORDER BY u.created_at, u.id) AS ordinal
              FROM directory_users u WHERE u.connection_id = $1 AND ((lower(u.user_name) = lower($2))) ORDER BY u.created_at, u.id LIMIT $3 OFFSET $4) p ORDER BY p.ordinal`;
 
-export const FLOOR_CREATE_USER_SQL = [
-  'BEGIN',
-  `INSERT INTO directory_users AS u (connection_id, user_name, external_id, display_name, given_name, family_name, primary_email, active, resource, origin)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${USER_COLUMNS}`,
-  'INSERT INTO directory_changes (connection_id, entity, entity_id, member_id, action, origin) VALUES ($1, $2, $3, $4, $5, $6)',
-  'COMMIT',
-];
+/** POST /Users: the user and its outbox row in one statement (the repository's own text). */
+export const FLOOR_CREATE_USER_SQL = CREATE_USER_SQL;
 
 const GROUP_COLUMNS = 'g.id, g.connection_id, g.display_name, g.external_id, g.resource, g.origin, g.version, g.created_at, g.updated_at';
 
@@ -135,13 +131,10 @@ export function createFloorServer(pool: pg.Pool, connectionId: string, scimBaseU
       const name = (body.name ?? {}) as Json;
       const emails = (body.emails ?? []) as Json[];
       const email = (emails.find((e) => e.primary === true) ?? emails[0])?.value ?? null;
-      const row = await inTransaction(pool, async (client) => {
-        const { rows } = await client.query<UserRow>(FLOOR_CREATE_USER_SQL[1]!, [
-          connectionId, body.userName, body.externalId ?? null, body.displayName ?? null, name.givenName ?? null, name.familyName ?? null, email, body.active !== false, JSON.stringify(body), 'push',
-        ]);
-        await client.query(FLOOR_CREATE_USER_SQL[2]!, [connectionId, 'user', rows[0]!.id, null, 'created', 'push']);
-        return rows[0]!;
-      });
+      const { rows } = await pool.query<UserRow>(FLOOR_CREATE_USER_SQL, [
+        connectionId, body.userName, body.externalId ?? null, body.displayName ?? null, name.givenName ?? null, name.familyName ?? null, email, body.active !== false, JSON.stringify(body), 'push',
+      ]);
+      const row = rows[0]!;
       answer(res, 201, renderUser({ ...row, groups: [] }, scimBaseUrl), { ETag: `W/"${row.version}"`, Location: `${scimBaseUrl}/Users/${row.id}` });
       return;
     }

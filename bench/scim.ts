@@ -8,10 +8,10 @@
  *  - GET /Users?filter=userName eq "…" with 100k users in the directory;
  *  - PATCH /Groups/{id} adding one member to groups of 0, 10k and 100k members.
  *
- * Each is measured twice in a row with the same client and concurrency: against the app, then against
- * the floor (bench/scim-floor.ts: a bare node:http handler running the same SQL on the same pool and
- * answering the same JSON). `ratioToFloor` is app req/s ÷ floor req/s: the machine's noise cancels out
- * of it, so it is the figure to compare between runs. `statementsPerRequest` counts the SQL statements
+ * Each is measured against the app and against the floor (bench/scim-floor.ts: a bare node:http handler
+ * running the same SQL on the same pool and answering the same JSON), with the same client and
+ * concurrency, in alternating slices (BENCH_ROUNDS, default 5). `ratioToFloor` is app req/s ÷ floor
+ * req/s: the machine's load cancels out of it, so it is the figure to compare between runs. `statementsPerRequest` counts the SQL statements
  * (BEGIN and COMMIT included) each sends for one request; `sameSql` says whether they are the same.
  */
 import http from 'node:http';
@@ -35,6 +35,8 @@ import { createFloorServer } from './scim-floor';
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
+/** App and floor take turns in this many slices of each measurement, so a change in the machine's load hits both alike. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 interface Stats {
   requests: number;
@@ -103,7 +105,17 @@ interface LoadJob {
   base: string;
   scenario: Scenario;
   expectStatus: number;
+  /** Index of the first request (a slice continues where the previous slice of the same load stopped). */
+  start: number;
   limit: number;
+  durationMs: number;
+}
+
+/** What one slice measured, raw, for the main side to add up. */
+interface Slice {
+  latencies: number[];
+  seconds: number;
+  errors: number;
 }
 
 function requestFor(scenario: Scenario, base: string, i: number): { method: string; path: string; body?: unknown } {
@@ -136,14 +148,14 @@ function requestFor(scenario: Scenario, base: string, i: number): { method: stri
   }
 }
 
-/** Worker side: CONCURRENCY loops for DURATION_MS (or `limit` calls), each call timed. */
-async function runLoad(job: LoadJob): Promise<Stats> {
+/** Worker side: CONCURRENCY loops for `durationMs` (or `limit` calls), each call timed. */
+async function runLoad(job: LoadJob): Promise<Slice> {
   const client = new Client(job.port, job.token);
   const latencies: number[] = [];
   let errors = 0;
-  let issued = 0;
+  let issued = job.start;
   const started = performance.now();
-  const deadline = started + DURATION_MS;
+  const deadline = started + job.durationMs;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (performance.now() < deadline && issued < job.limit) {
@@ -156,23 +168,27 @@ async function runLoad(job: LoadJob): Promise<Stats> {
     }),
   );
   client.close();
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  return { latencies, seconds: (performance.now() - started) / 1000, errors };
+}
+
+function statsOf(slices: Slice[]): Stats {
+  const latencies = slices.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const seconds = slices.reduce((n, s) => n + s.seconds, 0);
   const round = (n: number) => Math.round(n * 100) / 100;
   return {
     requests: latencies.length,
-    requestsPerSecond: round(latencies.length / elapsed),
+    requestsPerSecond: round(latencies.length / Math.max(0.001, seconds)),
     p50Ms: round(percentile(latencies, 50)),
     p99Ms: round(percentile(latencies, 99)),
-    errors,
+    errors: slices.reduce((n, s) => n + s.errors, 0),
   };
 }
 
-/** Main side: runs one measurement in a worker thread and returns its figures. */
-function measure(job: LoadJob): Promise<Stats> {
+/** Main side: runs one slice in a worker thread and returns what it measured. */
+function measure(job: LoadJob): Promise<Slice> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(__filename, { workerData: job });
-    worker.once('message', (stats: Stats) => resolve(stats));
+    worker.once('message', (slice: Slice) => resolve(slice));
     worker.once('error', reject);
     worker.once('exit', (code) => {
       if (code !== 0) reject(new Error(`load worker exited with ${code}`));
@@ -265,8 +281,20 @@ async function main(): Promise<void> {
     await new Promise<void>((resolve) => floorServer.listen(0, '127.0.0.1', resolve));
     const floorPort = (floorServer.address() as AddressInfo).port;
     const target = { app: { port, base }, floor: { port: floorPort, base: '/floor' } };
-    const load = (to: keyof typeof target, scenario: Scenario, expectStatus: number, limit = Infinity) =>
-      measure({ ...target[to], token, scenario, expectStatus, limit });
+    /** App and floor in turns, ROUNDS slices each; a limited load (PATCH candidates) is spread over the slices. */
+    const compareLoads = async (app: Scenario, floor: Scenario, expectStatus: number, limits = { app: Infinity, floor: Infinity }) => {
+      const slices = { app: [] as Slice[], floor: [] as Slice[] };
+      const next = { app: 0, floor: 0 };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const to of ['app', 'floor'] as const) {
+          const limit = Math.min(limits[to], next[to] + Math.ceil((limits[to] - next[to]) / (ROUNDS - round)));
+          const slice = await measure({ ...target[to], token, scenario: to === 'app' ? app : floor, expectStatus, start: next[to], limit, durationMs: DURATION_MS / ROUNDS });
+          slices[to].push(slice);
+          next[to] += slice.latencies.length;
+        }
+      }
+      return compare(statsOf(slices.app), statsOf(slices.floor));
+    };
 
     // Warm up both (JIT, plan caches) before measuring.
     for (const to of ['app', 'floor'] as const) {
@@ -280,6 +308,8 @@ async function main(): Promise<void> {
       const out: Record<string, { statements: string[]; status: number; body: unknown }> = {};
       for (const to of ['app', 'floor'] as const) {
         const client = new Client(target[to].port, token);
+        // A request first, so the token cache is warm: its one query per SCIM_AUTH_CACHE_SECONDS is not per request.
+        await client.request('GET', `${target[to].base}/Users?filter=${encodeURIComponent('userName eq "user1@bench.example"')}`);
         recording = [];
         const res = await client.request(method, path(target[to].base), body?.(to));
         out[to] = { statements: recording, status: res.status, body: res.body ? JSON.parse(res.body) : undefined };
@@ -310,8 +340,9 @@ async function main(): Promise<void> {
       throw new Error(`the floor answers POST differently:\n${JSON.stringify(postProbe.app.body)}\n${JSON.stringify(postProbe.floor.body)}`);
     }
 
-    const createUser = compare(await load('app', { kind: 'createUser', prefix: 'new' }, 201), await load('floor', { kind: 'createUser', prefix: 'floor' }, 201));
-    const getByUserName = compare(await load('app', { kind: 'getByUserName', users: USERS }, 200), await load('floor', { kind: 'getByUserName', users: USERS }, 200));
+    const createUser = await compareLoads({ kind: 'createUser', prefix: 'new' }, { kind: 'createUser', prefix: 'floor' }, 201);
+    const getUsers = { kind: 'getByUserName', users: USERS } as const;
+    const getByUserName = await compareLoads(getUsers, getUsers, 200);
 
     // Candidates to add: users that are in none of the groups yet (the newly created ones). Each PATCH
     // adds one user not yet a member; app and floor have groups and candidates of their own.
@@ -322,9 +353,12 @@ async function main(): Promise<void> {
     const patchProbe = await probe('PATCH', (b) => `${b}/Groups/${b === '/floor' ? probeGroups.floor : probeGroups.app}`, (to) => patchBody(to === 'floor' ? candidates.floor[0]! : candidates.app[0]!));
     const patchAddMember: Record<string, ReturnType<typeof compare>> = {};
     for (const label of Object.keys(groups.app) as (keyof typeof groups.app)[]) {
-      const app = await load('app', { kind: 'patchAddMember', groupId: groups.app[label], candidates: candidates.app }, 204, candidates.app.length);
-      const floor = await load('floor', { kind: 'patchAddMember', groupId: groups.floor[label], candidates: candidates.floor }, 204, candidates.floor.length);
-      patchAddMember[label] = compare(app, floor);
+      patchAddMember[label] = await compareLoads(
+        { kind: 'patchAddMember', groupId: groups.app[label], candidates: candidates.app },
+        { kind: 'patchAddMember', groupId: groups.floor[label], candidates: candidates.floor },
+        204,
+        { app: candidates.app.length, floor: candidates.floor.length },
+      );
     }
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await new Promise<void>((resolve) => floorServer.close(() => resolve()));
@@ -338,6 +372,7 @@ async function main(): Promise<void> {
           usersInDirectory: USERS + createUser.app.requests + createUser.floor.requests,
           concurrency: CONCURRENCY,
           secondsPerMeasurement: DURATION_MS / 1000,
+          slicesPerMeasurement: ROUNDS,
           seedSeconds: Math.round(seedSeconds * 10) / 10,
           machine: { cpus: os.cpus().length, loadAverageBefore: loadBefore, loadAverageAfter: os.loadavg().map((n) => Math.round(n * 100) / 100) },
           createUser: { ...createUser, ...sql(postProbe) },
@@ -361,5 +396,5 @@ if (isMainThread) {
     process.exit(1);
   });
 } else {
-  runLoad(workerData as LoadJob).then((stats) => parentPort!.postMessage(stats));
+  runLoad(workerData as LoadJob).then((slice) => parentPort!.postMessage(slice));
 }

@@ -71,15 +71,18 @@ interface ScimContext {
 
 type Json = Record<string, unknown>;
 
+/** Writes the answer directly: Express's res.send would hash every body for an ETag nobody asked for. */
 function send(res: Response, status: number, body?: unknown, headers: Record<string, string> = {}): void {
-  res.status(status);
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.statusCode = status;
+  for (const name in headers) res.setHeader(name, headers[name]!);
   if (body === undefined) {
     res.end();
     return;
   }
+  const text = JSON.stringify(body);
   res.setHeader('Content-Type', SCIM_CONTENT_TYPE);
-  res.send(JSON.stringify(body));
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
 }
 
 function context(res: Response): ScimContext {
@@ -185,7 +188,11 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     const incoming = req.get('x-request-id');
     const reqId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('x-request-id', reqId);
+    // Nothing to build when no level that a request line uses is on.
+    if (!log.isLevelEnabled('error')) return next();
     res.on('finish', () => {
+      const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
+      if (!log.isLevelEnabled(level)) return;
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const line = {
         reqId,
@@ -196,9 +203,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
         durationMs: Math.round(durationMs * 100) / 100,
         connectionId: req.params.connectionId,
       };
-      if (res.statusCode >= 500) log.error(line, 'scim request');
-      else if (res.statusCode >= 400) log.warn(line, 'scim request');
-      else log.info(line, 'scim request');
+      log[level](line, 'scim request');
     });
     next();
   });
