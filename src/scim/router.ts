@@ -213,17 +213,28 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
   // never cached. Keys are the token's hash, never the token.
   const accepted = new Map<string, { auth: AuthenticatedConnection; until: number }>();
   const cacheMs = config.scim.authCacheSeconds * 1000;
+  const checking = new Map<string, Promise<AuthenticatedConnection | null>>();
   async function lookup(connectionId: string, token: string): Promise<AuthenticatedConnection | null> {
     if (cacheMs <= 0) return connections.authenticate(connectionId, token);
     const key = `${connectionId}:${hashToken(token)}`;
     const now = performance.now();
     const hit = accepted.get(key);
     if (hit && hit.until > now) return hit.auth;
-    const auth = await connections.authenticate(connectionId, token);
-    if (accepted.size > 10_000) for (const [k, v] of accepted) if (v.until <= now) accepted.delete(k);
-    if (auth) accepted.set(key, { auth, until: now + cacheMs });
-    else accepted.delete(key);
-    return auth;
+    // When an entry expires under load, the requests in flight share one lookup instead of one each.
+    const pending = checking.get(key);
+    if (pending) return pending;
+    const check = connections.authenticate(connectionId, token).then((auth) => {
+      if (accepted.size > 10_000) for (const [k, v] of accepted) if (v.until <= now) accepted.delete(k);
+      if (auth) accepted.set(key, { auth, until: performance.now() + cacheMs });
+      else accepted.delete(key);
+      return auth;
+    });
+    checking.set(key, check);
+    try {
+      return await check;
+    } finally {
+      checking.delete(key);
+    }
   }
 
   router.use((req, res, next) => {

@@ -1,3 +1,4 @@
+import { ConnectionService } from '../../src/connections/service';
 import { usingPostgres } from '../helpers/database';
 import { ENTERPRISE, ERROR_SCHEMA, GROUP_SCHEMA, LIST_RESPONSE, patch, ScimFixture, USER_SCHEMA, type ScimConnection } from './support';
 
@@ -242,5 +243,38 @@ describe(`SCIM conformance (${usingPostgres ? 'Postgres' : 'PGlite'})`, () => {
     const group = await f.createGroup(c, 'Plain');
     expect(group.schemas).toEqual([GROUP_SCHEMA]);
     expect(group.active).toBeUndefined();
+  });
+
+  describe('token cache (SCIM_AUTH_CACHE_SECONDS)', () => {
+    let cached: ScimFixture;
+    beforeAll(async () => {
+      cached = await ScimFixture.start({ SCIM_AUTH_CACHE_SECONDS: '60' });
+    }, 60_000);
+    afterAll(async () => {
+      await cached.stop();
+    });
+
+    it('looks a token up once for concurrent requests, never caches a refusal, and keeps hashing and comparing', async () => {
+      const k = await cached.connection({ name: 'cached' });
+      const original = ConnectionService.prototype.authenticate;
+      // A slow lookup, so that every request arrives while the first is still being checked.
+      const lookups = jest.spyOn(ConnectionService.prototype, 'authenticate').mockImplementation(async function (this: ConnectionService, ...args) {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        return original.apply(this, args);
+      });
+      try {
+        const answers = await Promise.all(Array.from({ length: 6 }, () => cached.call(k, 'get', '/Users?count=1')));
+        expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+        expect(lookups).toHaveBeenCalledTimes(1);
+        await cached.call(k, 'get', '/Users?count=1');
+        expect(lookups).toHaveBeenCalledTimes(1);
+        const wrong = { ...k, token: `${k.token.slice(0, -4)}AAAA` };
+        expect((await cached.call(wrong, 'get', '/Users')).status).toBe(401);
+        expect((await cached.call(wrong, 'get', '/Users')).status).toBe(401);
+        expect(lookups).toHaveBeenCalledTimes(3);
+      } finally {
+        lookups.mockRestore();
+      }
+    });
   });
 });
