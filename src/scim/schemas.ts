@@ -169,10 +169,18 @@ export const GROUP_KIND: ResourceKind = {
   extensions: [],
 };
 
+const byLowerName = new WeakMap<AttributeDef[], Map<string, AttributeDef>>();
+
 /** Case-insensitive lookup of an attribute definition by name (attribute names are case-insensitive, RFC 7643 §2.1). */
 export function findAttribute(defs: AttributeDef[] | undefined, name: string): AttributeDef | undefined {
-  const lower = name.toLowerCase();
-  return defs?.find((d) => d.name.toLowerCase() === lower);
+  if (!defs) return undefined;
+  // Every request looks names up many times (coercion, filters, paths): index each list once.
+  let index = byLowerName.get(defs);
+  if (!index) {
+    index = new Map(defs.map((d) => [d.name.toLowerCase(), d]));
+    byLowerName.set(defs, index);
+  }
+  return index.get(name.toLowerCase());
 }
 
 /** Limits advertised in /ServiceProviderConfig and enforced by the router. */
