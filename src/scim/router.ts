@@ -371,24 +371,34 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
    * A search at the service root (RFC 7644 §3.4.3): Users and Groups as one result set. Without sortBy,
    * users come first, then groups, each in its own stable order, so a page is at most one query per
    * type. With sortBy, the first startIndex+count of each type are merged; beyond maxResults that is
-   * more than this server computes (400 tooMany). A filter or sortBy that a type cannot evaluate (an
-   * attribute it does not have) matches none of that type; if no type can, the error is the answer.
+   * more than this server computes (400 tooMany). A filter naming an attribute a type does not have
+   * matches none of that type; a sortBy one type does not have sorts that type as having no value. If
+   * no type can evaluate them, the error is the answer.
    */
   async function rootSearch(scim: ScimContext, params: Record<string, unknown>): Promise<Json> {
     const q = queryParams(params);
-    const kinds: { kind: ResourceKind; projection: Projection }[] = [];
-    let firstError: unknown;
+    const kinds: { kind: ResourceKind; projection: Projection; sortable: boolean }[] = [];
+    let filterError: unknown;
+    let sortError: unknown;
     for (const kind of [USER_KIND, GROUP_KIND]) {
+      // The translations check attribute names when they write the SQL: write it once, to a scratch list.
       try {
-        // The translations check attribute names when they write the SQL: write it once, to a scratch list.
         if (q.filter !== undefined && q.filter.trim() !== '') filterToSql(kind, q.filter)(new SqlParams());
-        if (q.sortBy) sortToSql(kind, q.sortBy, q.sortOrder)(new SqlParams());
-        kinds.push({ kind, projection: parseProjection(kind, params.attributes, params.excludedAttributes) });
       } catch (error) {
-        firstError ??= error;
+        filterError ??= error;
+        continue;
       }
+      let sortable = true;
+      try {
+        if (q.sortBy) sortToSql(kind, q.sortBy, q.sortOrder)(new SqlParams());
+      } catch (error) {
+        sortError ??= error;
+        sortable = false;
+      }
+      kinds.push({ kind, projection: parseProjection(kind, params.attributes, params.excludedAttributes), sortable });
     }
-    if (kinds.length === 0) throw firstError;
+    if (kinds.length === 0) throw filterError;
+    if (q.sortBy && !kinds.some((k) => k.sortable)) throw sortError;
     const offset = q.startIndex - 1;
     if (!q.sortBy) {
       const resources: Json[] = [];
@@ -408,9 +418,9 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     }
     const descending = /^descending$/i.test(q.sortOrder ?? '');
     const pages = await Promise.all(
-      kinds.map(async ({ kind, projection }) => {
-        const page = await queryPage(kind, scim, q, { attributes: undefined, excluded: undefined }, { offset: 0, limit: offset + q.count });
-        return { ...page, key: (r: Json) => sortKey(kind, r, q.sortBy!), projection };
+      kinds.map(async ({ kind, projection, sortable }) => {
+        const page = await queryPage(kind, scim, sortable ? q : { ...q, sortBy: undefined }, {}, { offset: 0, limit: offset + q.count });
+        return { ...page, key: (r: Json) => (sortable ? sortKey(kind, r, q.sortBy!) : null), projection };
       }),
     );
     const merged = mergeSorted(pages.map((p) => p.resources.map((r) => ({ r, k: p.key(r), projection: p.projection }))), descending);

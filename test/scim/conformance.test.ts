@@ -184,6 +184,11 @@ describe(`SCIM conformance (${usingPostgres ? 'Postgres' : 'PGlite'})`, () => {
       const res = await search({ schemas: [SEARCH], sortBy: 'displayName', sortOrder: 'descending', attributes: ['displayName'] });
       expect(res.body.Resources.map((r: { displayName: string }) => r.displayName)).toEqual(['Builders', 'Bob', 'Ann', 'Admins']);
       expect(Object.keys(res.body.Resources[0]).sort()).toEqual(['displayName', 'id', 'meta', 'schemas']);
+      // Groups have no userName: they sort as having no value, last ascending and first descending.
+      const byUserName = await search({ schemas: [SEARCH], sortBy: 'userName', sortOrder: 'descending' });
+      expect(byUserName.body.Resources.map((r: { userName?: string; displayName: string }) => r.userName ?? r.displayName)).toEqual(['Admins', 'Builders', 'bob@example.com', 'ann@example.com']);
+      const bad = await search({ schemas: [SEARCH], sortBy: 'nosuch' });
+      expect(bad.status).toBe(400);
     });
 
     it('refuses a body that is not a SearchRequest', async () => {
