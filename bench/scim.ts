@@ -7,8 +7,17 @@
  *  - POST /Users (create user);
  *  - GET /Users?filter=userName eq "…" with 100k users in the directory;
  *  - PATCH /Groups/{id} adding one member to groups of 0, 10k and 100k members.
+ *
+ * Each is measured against the app and against the floor (bench/scim-floor.ts: a bare node:http handler
+ * running the same SQL on the same pool and answering the same JSON), with the same client and
+ * concurrency, in alternating slices (BENCH_ROUNDS, default 5). `ratioToFloor` is app req/s ÷ floor
+ * req/s: the machine's load cancels out of it, so it is the figure to compare between runs. `statementsPerRequest` counts the SQL statements
+ * (BEGIN and COMMIT included) each sends for one request; `sameSql` says whether they are the same.
  */
 import http from 'node:http';
+import os from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
+import pg from 'pg';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -21,10 +30,13 @@ import { migrate } from '../src/db/migrate';
 import { createLogger } from '../src/logging/logger';
 import { SecretBox } from '../src/security/crypto';
 import { createPostgresDatabase } from '../test/helpers/database';
+import { createFloorServer } from './scim-floor';
 
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
+/** App and floor take turns in this many slices of each measurement, so a change in the machine's load hits both alike. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 interface Stats {
   requests: number;
@@ -82,17 +94,28 @@ class Client {
  * work does not eat into the server's (a load generator in the server's thread would halve what it measures).
  */
 type Scenario =
-  | { kind: 'createUser' }
+  | { kind: 'createUser'; prefix: string }
   | { kind: 'getByUserName'; users: number }
   | { kind: 'patchAddMember'; groupId: string; candidates: string[] };
 
 interface LoadJob {
   port: number;
   token: string;
+  /** `/scim/v2/{connectionId}` for the app, `/floor` for the floor. */
   base: string;
   scenario: Scenario;
   expectStatus: number;
+  /** Index of the first request (a slice continues where the previous slice of the same load stopped). */
+  start: number;
   limit: number;
+  durationMs: number;
+}
+
+/** What one slice measured, raw, for the main side to add up. */
+interface Slice {
+  latencies: number[];
+  seconds: number;
+  errors: number;
 }
 
 function requestFor(scenario: Scenario, base: string, i: number): { method: string; path: string; body?: unknown } {
@@ -103,9 +126,9 @@ function requestFor(scenario: Scenario, base: string, i: number): { method: stri
         path: `${base}/Users`,
         body: {
           schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
-          userName: `new${i}@bench.example`,
+          userName: `${scenario.prefix}${i}@bench.example`,
           name: { givenName: 'New', familyName: `N${i}` },
-          emails: [{ value: `new${i}@bench.example`, type: 'work', primary: true }],
+          emails: [{ value: `${scenario.prefix}${i}@bench.example`, type: 'work', primary: true }],
           active: true,
         },
       };
@@ -125,14 +148,14 @@ function requestFor(scenario: Scenario, base: string, i: number): { method: stri
   }
 }
 
-/** Worker side: CONCURRENCY loops for DURATION_MS (or `limit` calls), each call timed. */
-async function runLoad(job: LoadJob): Promise<Stats> {
+/** Worker side: CONCURRENCY loops for `durationMs` (or `limit` calls), each call timed. */
+async function runLoad(job: LoadJob): Promise<Slice> {
   const client = new Client(job.port, job.token);
   const latencies: number[] = [];
   let errors = 0;
-  let issued = 0;
+  let issued = job.start;
   const started = performance.now();
-  const deadline = started + DURATION_MS;
+  const deadline = started + job.durationMs;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (performance.now() < deadline && issued < job.limit) {
@@ -145,23 +168,27 @@ async function runLoad(job: LoadJob): Promise<Stats> {
     }),
   );
   client.close();
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  return { latencies, seconds: (performance.now() - started) / 1000, errors };
+}
+
+function statsOf(slices: Slice[]): Stats {
+  const latencies = slices.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const seconds = slices.reduce((n, s) => n + s.seconds, 0);
   const round = (n: number) => Math.round(n * 100) / 100;
   return {
     requests: latencies.length,
-    requestsPerSecond: round(latencies.length / elapsed),
+    requestsPerSecond: round(latencies.length / Math.max(0.001, seconds)),
     p50Ms: round(percentile(latencies, 50)),
     p99Ms: round(percentile(latencies, 99)),
-    errors,
+    errors: slices.reduce((n, s) => n + s.errors, 0),
   };
 }
 
-/** Main side: runs one measurement in a worker thread and returns its figures. */
-function measure(job: LoadJob): Promise<Stats> {
+/** Main side: runs one slice in a worker thread and returns what it measured. */
+function measure(job: LoadJob): Promise<Slice> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(__filename, { workerData: job });
-    worker.once('message', (stats: Stats) => resolve(stats));
+    worker.once('message', (slice: Slice) => resolve(slice));
     worker.once('error', reject);
     worker.once('exit', (code) => {
       if (code !== 0) reject(new Error(`load worker exited with ${code}`));
@@ -202,7 +229,17 @@ async function seedGroup(db: Database, connectionId: string, name: string, membe
   return groupId;
 }
 
+/** The SQL statements sent while a probe runs (main thread only): every query goes through pg.Client. */
+let recording: string[] | undefined;
+const originalQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  const first = args[0] as string | { text?: string } | undefined;
+  if (recording) recording.push(typeof first === 'string' ? first : first?.text ?? '');
+  return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof originalQuery;
+
 async function main(): Promise<void> {
+  const loadBefore = os.loadavg().map((n) => Math.round(n * 100) / 100);
   const adminUrl = process.env.DATABASE_URL;
   const scratch = adminUrl ? await createPostgresDatabase() : undefined;
   const config = loadConfig({
@@ -226,52 +263,121 @@ async function main(): Promise<void> {
 
     const seedStarted = performance.now();
     await seedUsers(db, connection.id, USERS);
-    const groups = {
-      members0: await seedGroup(db, connection.id, 'empty', 0),
-      members10k: await seedGroup(db, connection.id, 'ten-thousand', Math.min(10_000, USERS)),
-      members100k: await seedGroup(db, connection.id, 'hundred-thousand', USERS),
-    };
+    const seedGroups = async (suffix: string) => ({
+      members0: await seedGroup(db, connection.id, `empty${suffix}`, 0),
+      members10k: await seedGroup(db, connection.id, `ten-thousand${suffix}`, Math.min(10_000, USERS)),
+      members100k: await seedGroup(db, connection.id, `hundred-thousand${suffix}`, USERS),
+    });
+    const groups = { app: await seedGroups(''), floor: await seedGroups(' (floor)') };
+    // The SQL probe adds its member to groups of its own, so the measured groups start at their sizes.
+    const probeGroups = { app: await seedGroup(db, connection.id, 'probe', 0), floor: await seedGroup(db, connection.id, 'probe (floor)', 0) };
     const seedSeconds = (performance.now() - seedStarted) / 1000;
 
     const server = http.createServer(app.app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     const base = `/scim/v2/${connection.id}`;
-    const load = (scenario: Scenario, expectStatus: number, limit = Infinity) => measure({ port, token, base, scenario, expectStatus, limit });
+    const floorServer = createFloorServer(db.pool, connection.id, connections.scimBaseUrl(connection.id));
+    await new Promise<void>((resolve) => floorServer.listen(0, '127.0.0.1', resolve));
+    const floorPort = (floorServer.address() as AddressInfo).port;
+    const target = { app: { port, base }, floor: { port: floorPort, base: '/floor' } };
+    /** App and floor in turns, ROUNDS slices each; a limited load (PATCH candidates) is spread over the slices. */
+    const compareLoads = async (app: Scenario, floor: Scenario, expectStatus: number, limits = { app: Infinity, floor: Infinity }) => {
+      const slices = { app: [] as Slice[], floor: [] as Slice[] };
+      const next = { app: 0, floor: 0 };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const to of ['app', 'floor'] as const) {
+          const limit = Math.min(limits[to], next[to] + Math.ceil((limits[to] - next[to]) / (ROUNDS - round)));
+          const slice = await measure({ ...target[to], token, scenario: to === 'app' ? app : floor, expectStatus, start: next[to], limit, durationMs: DURATION_MS / ROUNDS });
+          slices[to].push(slice);
+          next[to] += slice.latencies.length;
+        }
+      }
+      return compare(statsOf(slices.app), statsOf(slices.floor));
+    };
 
-    // Warm up (JIT, plan caches) before measuring.
-    const warm = new Client(port, token);
-    for (let i = 0; i < 50; i++) await warm.request('GET', `${base}/Users?filter=${encodeURIComponent(`userName eq "user${i + 1}@bench.example"`)}`);
-    warm.close();
+    // Warm up both (JIT, plan caches) before measuring.
+    for (const to of ['app', 'floor'] as const) {
+      const warm = new Client(target[to].port, token);
+      for (let i = 0; i < 200; i++) await warm.request('GET', `${target[to].base}/Users?filter=${encodeURIComponent(`userName eq "user${i + 1}@bench.example"`)}`);
+      warm.close();
+    }
 
-    const createUser = await load({ kind: 'createUser' }, 201);
-    const getByUserName = await load({ kind: 'getByUserName', users: USERS }, 200);
+    /** One request to each of app and floor, recording the SQL each sends; their answers must agree. */
+    const probe = async (method: string, path: (base: string) => string, body?: (to: string) => unknown) => {
+      const out: Record<string, { statements: string[]; status: number; body: unknown }> = {};
+      for (const to of ['app', 'floor'] as const) {
+        const client = new Client(target[to].port, token);
+        // A request first, so the token cache is warm: its one query per SCIM_AUTH_CACHE_SECONDS is not per request.
+        await client.request('GET', `${target[to].base}/Users?filter=${encodeURIComponent('userName eq "user1@bench.example"')}`);
+        recording = [];
+        const res = await client.request(method, path(target[to].base), body?.(to));
+        out[to] = { statements: recording, status: res.status, body: res.body ? JSON.parse(res.body) : undefined };
+        recording = undefined;
+        client.close();
+      }
+      const normalise = (list: string[]) => list.map((sql) => sql.replace(/\s+/g, ' ').trim());
+      return {
+        statementsPerRequest: { app: out.app!.statements.length, floor: out.floor!.statements.length },
+        sameSql: isDeepStrictEqual(normalise(out.app!.statements), normalise(out.floor!.statements)),
+        app: out.app!,
+        floor: out.floor!,
+      };
+    };
+    const withoutVolatile = (resource: unknown) => {
+      const { id: _id, meta: _meta, ...rest } = resource as Record<string, unknown>;
+      return rest;
+    };
 
-    // Candidates to add: users that are in none of the groups yet (the newly created ones), then the
-    // tail of the seeded ones for the 10k group. Each PATCH adds one user not yet a member.
-    const { rows: fresh } = await db.query<{ id: string }>(
-      `SELECT id FROM directory_users WHERE connection_id = $1 AND user_name LIKE 'new%' ORDER BY created_at, id`,
-      [connection.id],
-    );
-    const candidates = fresh.map((r) => r.id);
-    const patchAddMember: Record<string, Stats> = {};
-    for (const [label, groupId] of Object.entries(groups)) {
-      patchAddMember[label] = await load({ kind: 'patchAddMember', groupId, candidates }, 204, candidates.length);
+    const compare = (app: Stats, floor: Stats) => ({ ratioToFloor: Math.round((app.requestsPerSecond / Math.max(0.001, floor.requestsPerSecond)) * 100) / 100, app, floor });
+
+    const getPath = (b: string) => `${b}/Users?filter=${encodeURIComponent('userName eq "user42@bench.example"')}`;
+    const getProbe = await probe('GET', getPath);
+    if (!isDeepStrictEqual(getProbe.app.body, getProbe.floor.body)) throw new Error(`the floor answers GET differently:\n${JSON.stringify(getProbe.app.body)}\n${JSON.stringify(getProbe.floor.body)}`);
+    const postProbe = await probe('POST', (b) => `${b}/Users`, (to) => requestFor({ kind: 'createUser', prefix: `probe-${to}-` }, '', 0).body);
+    const [postApp, postFloor] = [postProbe.app.body, postProbe.floor.body].map((b) => JSON.parse(JSON.stringify(withoutVolatile(b)).replaceAll('probe-app-', 'probe-floor-')));
+    if (postProbe.app.status !== 201 || postProbe.floor.status !== 201 || !isDeepStrictEqual(postApp, postFloor)) {
+      throw new Error(`the floor answers POST differently:\n${JSON.stringify(postProbe.app.body)}\n${JSON.stringify(postProbe.floor.body)}`);
+    }
+
+    const createUser = await compareLoads({ kind: 'createUser', prefix: 'new' }, { kind: 'createUser', prefix: 'floor' }, 201);
+    const getUsers = { kind: 'getByUserName', users: USERS } as const;
+    const getByUserName = await compareLoads(getUsers, getUsers, 200);
+
+    // Candidates to add: users that are in none of the groups yet (the newly created ones). Each PATCH
+    // adds one user not yet a member; app and floor have groups and candidates of their own.
+    const freshUsers = async (prefix: string) =>
+      (await db.query<{ id: string }>(`SELECT id FROM directory_users WHERE connection_id = $1 AND user_name LIKE $2 ORDER BY created_at, id`, [connection.id, `${prefix}%`])).rows.map((r) => r.id);
+    const candidates = { app: await freshUsers('new'), floor: await freshUsers('floor') };
+    const patchBody = (id: string) => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'Add', path: 'members', value: [{ value: id }] }] });
+    const patchProbe = await probe('PATCH', (b) => `${b}/Groups/${b === '/floor' ? probeGroups.floor : probeGroups.app}`, (to) => patchBody(to === 'floor' ? candidates.floor[0]! : candidates.app[0]!));
+    const patchAddMember: Record<string, ReturnType<typeof compare>> = {};
+    for (const label of Object.keys(groups.app) as (keyof typeof groups.app)[]) {
+      patchAddMember[label] = await compareLoads(
+        { kind: 'patchAddMember', groupId: groups.app[label], candidates: candidates.app },
+        { kind: 'patchAddMember', groupId: groups.floor[label], candidates: candidates.floor },
+        204,
+        { app: candidates.app.length, floor: candidates.floor.length },
+      );
     }
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => floorServer.close(() => resolve()));
 
-    const ratio = patchAddMember.members100k!.p50Ms / Math.max(0.001, patchAddMember.members0!.p50Ms);
+    const ratio = patchAddMember.members100k!.app.p50Ms / Math.max(0.001, patchAddMember.members0!.app.p50Ms);
+    const sql = (p: Awaited<ReturnType<typeof probe>>) => ({ statementsPerRequest: p.statementsPerRequest, sameSql: p.sameSql });
     process.stdout.write(
       `${JSON.stringify(
         {
           database: db.kind,
-          usersInDirectory: USERS + createUser.requests,
+          usersInDirectory: USERS + createUser.app.requests + createUser.floor.requests,
           concurrency: CONCURRENCY,
           secondsPerMeasurement: DURATION_MS / 1000,
+          slicesPerMeasurement: ROUNDS,
           seedSeconds: Math.round(seedSeconds * 10) / 10,
-          createUser,
-          getByUserNameFilter: getByUserName,
-          patchAddOneMember: patchAddMember,
+          machine: { cpus: os.cpus().length, loadAverageBefore: loadBefore, loadAverageAfter: os.loadavg().map((n) => Math.round(n * 100) / 100) },
+          createUser: { ...createUser, ...sql(postProbe) },
+          getByUserNameFilter: { ...getByUserName, ...sql(getProbe) },
+          patchAddOneMember: { ...patchAddMember, ...sql(patchProbe) },
           patch100kVs0P50Ratio: Math.round(ratio * 100) / 100,
         },
         null,
@@ -290,5 +396,5 @@ if (isMainThread) {
     process.exit(1);
   });
 } else {
-  runLoad(workerData as LoadJob).then((stats) => parentPort!.postMessage(stats));
+  runLoad(workerData as LoadJob).then((slice) => parentPort!.postMessage(slice));
 }

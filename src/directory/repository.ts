@@ -125,6 +125,14 @@ const USER_COLUMNS =
   'u.id, u.connection_id, u.user_name, u.external_id, u.display_name, u.given_name, u.family_name, u.primary_email, u.active, u.resource, u.origin, u.version, u.created_at, u.updated_at';
 const GROUP_COLUMNS = 'g.id, g.connection_id, g.display_name, g.external_id, g.resource, g.origin, g.version, g.created_at, g.updated_at';
 
+/** A new user and its `created` change, in one statement. */
+export const CREATE_USER_SQL = `WITH created AS (
+    INSERT INTO directory_users AS u (connection_id, user_name, external_id, display_name, given_name, family_name, primary_email, active, resource, origin)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${USER_COLUMNS}),
+  change AS (
+    INSERT INTO directory_changes (connection_id, entity, entity_id, action, origin) SELECT $1, 'user', id, 'created', $10 FROM created)
+  SELECT * FROM created`;
+
 function toUser(row: UserRow): StoredUser {
   return {
     id: row.id,
@@ -236,21 +244,18 @@ export class DirectoryRepository {
   }
 
   async createUser(connectionId: string, user: UserWrite, origin: Origin = 'push'): Promise<StoredUser> {
-    return this.write(async (q) => {
-      let row: UserRow;
-      try {
-        row = (await q.query<UserRow>(
-          `INSERT INTO directory_users AS u (connection_id, user_name, external_id, display_name, given_name, family_name, primary_email, active, resource, origin)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${USER_COLUMNS}`,
-          [connectionId, user.userName, user.externalId, user.displayName, user.givenName, user.familyName, user.primaryEmail, user.active, JSON.stringify(user.resource), origin],
-        )).rows[0]!;
-      } catch (error) {
-        if (isUniqueViolation(error)) throw new DirectoryError('userName is already taken in this directory', 'conflict', { attribute: 'userName' });
-        throw error;
-      }
-      await recordChanges(q, [{ connectionId, entity: 'user', entityId: row.id, action: 'created', origin }]);
-      return toUser(row);
-    });
+    // One statement writes the user and its outbox row: atomic on its own (no BEGIN/COMMIT round trips),
+    // committed before it returns when not inside a transaction.
+    let row: UserRow;
+    try {
+      row = (await this.q.query<UserRow>(CREATE_USER_SQL, [
+        connectionId, user.userName, user.externalId, user.displayName, user.givenName, user.familyName, user.primaryEmail, user.active, JSON.stringify(user.resource), origin,
+      ])).rows[0]!;
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new DirectoryError('userName is already taken in this directory', 'conflict', { attribute: 'userName' });
+      throw error;
+    }
+    return toUser(row);
   }
 
   /** Replaces a user's stored resource and columns; bumps its version. */

@@ -170,7 +170,9 @@ export function applyPatch(kind: ResourceKind, stored: Record<string, unknown>, 
     if (path.wholeExtension) {
       if (operation.op === 'remove') delete resource[path.text];
       else if (isObject(operation.value)) {
-        resource = applyPatch(kind, resource, Object.entries(operation.value).map(([k, v]) => ({ op: operation.op, path: `${path.text}:${k}`, value: v })));
+        // The value is the extension's object; a `schemas` key in it names schemas, not an attribute (as with no path).
+        const entries = Object.entries(operation.value).filter(([k]) => k.toLowerCase() !== 'schemas');
+        resource = applyPatch(kind, resource, entries.map(([k, v]) => ({ op: operation.op, path: `${path.text}:${k}`, value: v })));
       } else throw badRequest('invalidValue', `${path.text} needs an object value`);
       continue;
     }

@@ -209,7 +209,8 @@ export function renderUser(user: StoredUser, ctx: RenderContext, groups?: UserGr
   return {
     schemas,
     id: user.id,
-    ...inSchemaOrder(USER_KIND, rest),
+    // active is what is stored (the column the sync and the admin pages read), also for a user pushed without it.
+    ...inSchemaOrder(USER_KIND, { ...rest, active: user.active }),
     ...(groups && groups.length > 0
       ? { groups: groups.map((g) => ({ value: g.groupId, $ref: `${ctx.scimBaseUrl}/Groups/${g.groupId}`, display: g.displayName, type: 'direct' })) }
       : {}),

@@ -6,6 +6,7 @@ import type { Config } from '../config';
 import { ConnectionService, type AuthenticatedConnection } from '../connections/service';
 import type { Database } from '../db/database';
 import { DirectoryError, DirectoryRepository, type StoredGroup, type StoredUser } from '../directory/repository';
+import { SqlParams } from '../directory/sql';
 import type { Logger } from '../logging/logger';
 import { hashToken } from '../security/crypto';
 import { badRequest, notFound, ScimError, unauthorized } from './errors';
@@ -25,6 +26,7 @@ import {
   projectionIncludes,
   renderGroup,
   renderUser,
+  splitAttributePath,
   userWrite,
   type Projection,
 } from './resource';
@@ -32,6 +34,7 @@ import {
   GROUP_KIND,
   LIST_RESPONSE_SCHEMA,
   resourceTypes,
+  SEARCH_REQUEST_SCHEMA,
   schemaDocuments,
   serviceProviderConfig,
   USER_KIND,
@@ -70,15 +73,18 @@ interface ScimContext {
 
 type Json = Record<string, unknown>;
 
+/** Writes the answer directly: Express's res.send would hash every body for an ETag nobody asked for. */
 function send(res: Response, status: number, body?: unknown, headers: Record<string, string> = {}): void {
-  res.status(status);
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.statusCode = status;
+  for (const name in headers) res.setHeader(name, headers[name]!);
   if (body === undefined) {
     res.end();
     return;
   }
+  const text = JSON.stringify(body);
   res.setHeader('Content-Type', SCIM_CONTENT_TYPE);
-  res.send(JSON.stringify(body));
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
 }
 
 function context(res: Response): ScimContext {
@@ -141,6 +147,31 @@ function loggableQuery(req: Request): Record<string, unknown> {
   return out;
 }
 
+/** The value a root search sorts a resource by: the attribute's first (or primary) value; strings fold case unless caseExact. */
+function sortKey(kind: ResourceKind, resource: Json, sortBy: string): string | number | boolean | null {
+  let value: unknown = resource;
+  for (const name of splitAttributePath(kind, sortBy)) {
+    if (Array.isArray(value)) value = (value as Json[]).find((v) => v?.primary === true) ?? value[0];
+    value = value && typeof value === 'object' ? (value as Json)[name] : undefined;
+  }
+  if (Array.isArray(value)) value = (value as Json[]).find((v) => v?.primary === true)?.value ?? (value[0] as Json | undefined)?.value;
+  if (typeof value === 'string') return value.toLowerCase();
+  return typeof value === 'number' || typeof value === 'boolean' ? value : null;
+}
+
+/** Merges lists each already in sortBy order; values that are absent sort last ascending, first descending (as in Postgres). */
+function mergeSorted<T extends { k: string | number | boolean | null }>(lists: T[][], descending: boolean): T[] {
+  const compare = (a: T, b: T) => {
+    if (a.k === b.k) return 0;
+    if (a.k === null) return descending ? -1 : 1;
+    if (b.k === null) return descending ? 1 : -1;
+    const order = a.k < b.k ? -1 : 1;
+    return descending ? -order : order;
+  };
+  // A stable sort keeps each list's own order among equal keys, and lists in the order given.
+  return lists.flat().sort(compare);
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -163,7 +194,11 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     const incoming = req.get('x-request-id');
     const reqId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('x-request-id', reqId);
+    // Nothing to build when no level that a request line uses is on.
+    if (!log.isLevelEnabled('error')) return next();
     res.on('finish', () => {
+      const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
+      if (!log.isLevelEnabled(level)) return;
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const line = {
         reqId,
@@ -174,9 +209,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
         durationMs: Math.round(durationMs * 100) / 100,
         connectionId: req.params.connectionId,
       };
-      if (res.statusCode >= 500) log.error(line, 'scim request');
-      else if (res.statusCode >= 400) log.warn(line, 'scim request');
-      else log.info(line, 'scim request');
+      log[level](line, 'scim request');
     });
     next();
   });
@@ -200,17 +233,28 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     if (recentlyAccepted.size > 10_000) for (const [k, until] of recentlyAccepted) if (until <= now) recentlyAccepted.delete(k);
     if (recentlyAccepted.size <= 10_000) recentlyAccepted.set(`${connectionId}:${hashToken(token)}`, now + RECENTLY_ACCEPTED_MS);
   }
+  const checking = new Map<string, Promise<AuthenticatedConnection | null>>();
   async function lookup(connectionId: string, token: string): Promise<AuthenticatedConnection | null> {
     if (cacheMs <= 0) return connections.authenticate(connectionId, token);
     const key = `${connectionId}:${hashToken(token)}`;
     const now = performance.now();
     const hit = accepted.get(key);
     if (hit && hit.until > now) return hit.auth;
-    const auth = await connections.authenticate(connectionId, token);
-    if (accepted.size > 10_000) for (const [k, v] of accepted) if (v.until <= now) accepted.delete(k);
-    if (auth) accepted.set(key, { auth, until: now + cacheMs });
-    else accepted.delete(key);
-    return auth;
+    // When an entry expires under load, the requests in flight share one lookup instead of one each.
+    const pending = checking.get(key);
+    if (pending) return pending;
+    const check = connections.authenticate(connectionId, token).then((auth) => {
+      if (accepted.size > 10_000) for (const [k, v] of accepted) if (v.until <= now) accepted.delete(k);
+      if (auth) accepted.set(key, { auth, until: performance.now() + cacheMs });
+      else accepted.delete(key);
+      return auth;
+    });
+    checking.set(key, check);
+    try {
+      return await check;
+    } finally {
+      checking.delete(key);
+    }
   }
 
   router.use((req, res, next) => {
@@ -296,6 +340,10 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
       send(res, 200, found);
     }),
   );
+  // Discovery is read-only (RFC 7644 §4): any other method is 405, not a missing endpoint.
+  router.all(['/ServiceProviderConfig', '/ResourceTypes', '/ResourceTypes/:name', '/Schemas', '/Schemas/:id'], route(async (req) => {
+    throw new ScimError(405, `${req.method} is not allowed on ${req.path}; discovery endpoints answer GET`, undefined, { Allow: 'GET' });
+  }));
   router.all(['/Bulk', '/Me'], route(async (req) => {
     throw new ScimError(501, `${req.path.slice(1)} is not supported by this service provider`);
   }));
@@ -319,35 +367,124 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
 
   // ---- queries (RFC 7644 §3.4.2) -----------------------------------------------------------------------
 
-  async function query(kind: ResourceKind, scim: ScimContext, params: Record<string, unknown>): Promise<Json> {
-    const filter = queryText(params.filter, 'filter');
-    const sortBy = queryText(params.sortBy, 'sortBy');
-    const sortOrder = queryText(params.sortOrder, 'sortOrder');
-    const startIndex = Math.max(1, queryInt(params.startIndex, 'startIndex') ?? 1);
-    const count = Math.min(limits.maxResults, Math.max(0, queryInt(params.count, 'count') ?? limits.maxResults));
-    const projection = parseProjection(kind, params.attributes, params.excludedAttributes);
-    const listQuery = {
-      where: filter !== undefined && filter.trim() !== '' ? filterToSql(kind, filter) : undefined,
-      orderBy: sortBy ? sortToSql(kind, sortBy, sortOrder) : undefined,
-      offset: startIndex - 1,
-      limit: count,
-      // A page also stops at SCIM_MAX_PAGE_BYTES; itemsPerPage says how many it holds.
-      maxBytes: config.scim.maxPageBytes,
+  interface QueryParams {
+    filter?: string;
+    sortBy?: string;
+    sortOrder?: string;
+    startIndex: number;
+    count: number;
+  }
+
+  function queryParams(params: Record<string, unknown>): QueryParams {
+    return {
+      filter: queryText(params.filter, 'filter'),
+      sortBy: queryText(params.sortBy, 'sortBy'),
+      sortOrder: queryText(params.sortOrder, 'sortOrder'),
+      startIndex: Math.max(1, queryInt(params.startIndex, 'startIndex') ?? 1),
+      count: Math.min(limits.maxResults, Math.max(0, queryInt(params.count, 'count') ?? limits.maxResults)),
     };
-    let resources: Json[];
-    let total: number;
+  }
+
+  /** One page of one resource type, rendered and projected, with the type's total. */
+  async function queryPage(kind: ResourceKind, scim: ScimContext, q: QueryParams, projection: Projection, page: { offset: number; limit: number; maxBytes?: number }): Promise<{ resources: Json[]; total: number }> {
+    const listQuery = {
+      where: q.filter !== undefined && q.filter.trim() !== '' ? filterToSql(kind, q.filter) : undefined,
+      orderBy: q.sortBy ? sortToSql(kind, q.sortBy, q.sortOrder) : undefined,
+      ...page,
+    };
     if (kind === USER_KIND) {
       const withGroups = projectionIncludes(projection, 'groups');
-      const page = await directory.listUsers(scim.connectionId, { ...listQuery, withGroups, relationBytes: withGroups ? RENDERED_GROUP_BYTES : 0 });
-      resources = page.items.map((u) => project(renderUser(u, scim, u.groups), projection));
-      total = page.total;
-    } else {
-      const page = await directory.listGroups(scim.connectionId, { ...listQuery, relationBytes: projectionIncludes(projection, 'members') ? RENDERED_MEMBER_BYTES : 0 });
-      resources = await renderGroups(scim, page.items, projection);
-      total = page.total;
+      const users = await directory.listUsers(scim.connectionId, { ...listQuery, withGroups, relationBytes: withGroups ? RENDERED_GROUP_BYTES : 0 });
+      return { resources: users.items.map((u) => project(renderUser(u, scim, u.groups), projection)), total: users.total };
     }
-    return listResponse(resources, total, startIndex);
+    const groups = await directory.listGroups(scim.connectionId, { ...listQuery, relationBytes: projectionIncludes(projection, 'members') ? RENDERED_MEMBER_BYTES : 0 });
+    return { resources: await renderGroups(scim, groups.items, projection), total: groups.total };
   }
+
+  async function query(kind: ResourceKind, scim: ScimContext, params: Record<string, unknown>): Promise<Json> {
+    const q = queryParams(params);
+    const projection = parseProjection(kind, params.attributes, params.excludedAttributes);
+    // A page also stops at SCIM_MAX_PAGE_BYTES; itemsPerPage says how many it holds.
+    const { resources, total } = await queryPage(kind, scim, q, projection, { offset: q.startIndex - 1, limit: q.count, maxBytes: config.scim.maxPageBytes });
+    return listResponse(resources, total, q.startIndex);
+  }
+
+  /** A SearchRequest body (RFC 7644 §3.4.3) as query parameters; attribute lists may be arrays. */
+  function searchParams(body: unknown): Record<string, unknown> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('invalidSyntax', 'a search must be a SearchRequest JSON object');
+    const request = body as Record<string, unknown>;
+    if (request.schemas !== undefined && !(Array.isArray(request.schemas) && request.schemas.some((s) => typeof s === 'string' && s.toLowerCase() === SEARCH_REQUEST_SCHEMA.toLowerCase()))) {
+      throw badRequest('invalidSyntax', `schemas must include ${SEARCH_REQUEST_SCHEMA}`);
+    }
+    const list = (value: unknown) => (Array.isArray(value) ? value.join(',') : value);
+    return { ...request, attributes: list(request.attributes), excludedAttributes: list(request.excludedAttributes) };
+  }
+
+  /**
+   * A search at the service root (RFC 7644 §3.4.3): Users and Groups as one result set. Without sortBy,
+   * users come first, then groups, each in its own stable order, so a page is at most one query per
+   * type. With sortBy, the first startIndex+count of each type are merged; beyond maxResults that is
+   * more than this server computes (400 tooMany). A filter naming an attribute a type does not have
+   * matches none of that type; a sortBy one type does not have sorts that type as having no value. If
+   * no type can evaluate them, the error is the answer.
+   */
+  async function rootSearch(scim: ScimContext, params: Record<string, unknown>): Promise<Json> {
+    const q = queryParams(params);
+    const kinds: { kind: ResourceKind; projection: Projection; sortable: boolean }[] = [];
+    let filterError: unknown;
+    let sortError: unknown;
+    for (const kind of [USER_KIND, GROUP_KIND]) {
+      // The translations check attribute names when they write the SQL: write it once, to a scratch list.
+      try {
+        if (q.filter !== undefined && q.filter.trim() !== '') filterToSql(kind, q.filter)(new SqlParams());
+      } catch (error) {
+        filterError ??= error;
+        continue;
+      }
+      let sortable = true;
+      try {
+        if (q.sortBy) sortToSql(kind, q.sortBy, q.sortOrder)(new SqlParams());
+      } catch (error) {
+        sortError ??= error;
+        sortable = false;
+      }
+      kinds.push({ kind, projection: parseProjection(kind, params.attributes, params.excludedAttributes), sortable });
+    }
+    if (kinds.length === 0) throw filterError;
+    if (q.sortBy && !kinds.some((k) => k.sortable)) throw sortError;
+    const offset = q.startIndex - 1;
+    if (!q.sortBy) {
+      const resources: Json[] = [];
+      let total = 0;
+      let cut = false;
+      for (const { kind, projection } of kinds) {
+        const skip = Math.max(0, offset - total);
+        // A type whose rows all fall before the page, a full page, or a page already cut at
+        // SCIM_MAX_PAGE_BYTES: only its count is needed (the client pages on from itemsPerPage).
+        const room = cut ? 0 : q.count - resources.length;
+        const page = await queryPage(kind, scim, q, projection, { offset: skip, limit: room, maxBytes: config.scim.maxPageBytes });
+        resources.push(...page.resources);
+        total += page.total;
+        if (page.resources.length < Math.min(room, Math.max(0, page.total - skip))) cut = true;
+      }
+      return listResponse(resources, total, q.startIndex);
+    }
+    if (offset + q.count > limits.maxResults) {
+      throw badRequest('tooMany', `a sorted search across resource types returns at most the first ${limits.maxResults} results; narrow the filter or search /Users or /Groups`);
+    }
+    const descending = /^descending$/i.test(q.sortOrder ?? '');
+    const pages = await Promise.all(
+      kinds.map(async ({ kind, projection, sortable }) => {
+        const page = await queryPage(kind, scim, sortable ? q : { ...q, sortBy: undefined }, {}, { offset: 0, limit: offset + q.count });
+        return { ...page, key: (r: Json) => (sortable ? sortKey(kind, r, q.sortBy!) : null), projection };
+      }),
+    );
+    const merged = mergeSorted(pages.map((p) => p.resources.map((r) => ({ r, k: p.key(r), projection: p.projection }))), descending);
+    const resources = merged.slice(offset, offset + q.count).map(({ r, projection }) => project(r, projection));
+    return listResponse(resources, pages.reduce((n, p) => n + p.total, 0), q.startIndex);
+  }
+
+  router.post('/.search', route(async (req, res, scim) => send(res, 200, await rootSearch(scim, searchParams(req.body)))));
 
   const projectionOf = (kind: ResourceKind, req: Request) => parseProjection(kind, req.query.attributes, req.query.excludedAttributes);
 
@@ -356,11 +493,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     router.get(base, route(async (req, res, scim) => send(res, 200, await query(kind, scim, req.query as Record<string, unknown>))));
     router.post(
       `${base}/.search`,
-      route(async (req, res, scim) => {
-        const body = (req.body ?? {}) as Record<string, unknown>;
-        const params = { ...body, attributes: Array.isArray(body.attributes) ? body.attributes.join(',') : body.attributes, excludedAttributes: Array.isArray(body.excludedAttributes) ? body.excludedAttributes.join(',') : body.excludedAttributes };
-        send(res, 200, await query(kind, scim, params));
-      }),
+      route(async (req, res, scim) => send(res, 200, await query(kind, scim, searchParams(req.body ?? {})))),
     );
     router.get(
       `${base}/:id`,

@@ -53,7 +53,7 @@ describe(`SCIM protocol (${usingPostgres ? 'Postgres' : 'PGlite'})`, () => {
       expect((await f.call(c, 'get', '/ResourceTypes/Group')).body.endpoint).toBe('/Groups');
 
       const schemas = await f.call(c, 'get', '/Schemas');
-      expect(schemas.body.totalResults).toBe(3);
+      expect(schemas.body.totalResults).toBe(6);
       const user = await f.call(c, 'get', `/Schemas/${USER_SCHEMA}`);
       const userName = user.body.attributes.find((a: { name: string }) => a.name === 'userName');
       expect(userName).toMatchObject({ type: 'string', required: true, caseExact: false, uniqueness: 'server' });

@@ -1,0 +1,158 @@
+/**
+ * The floor of `bench:scim`: a bare `node:http` handler that runs the same SQL as the SCIM app on the
+ * same pool and answers the same JSON, with nothing else (no Express, no auth, no coercion, no logs).
+ * What the app costs above this is what the app adds to the database's own work.
+ *
+ * The SQL here must stay the SQL the app issues: the bench records the statements both send for one
+ * request of each scenario and prints whether they are the same (`sameSql`).
+ */
+import http from 'node:http';
+import type pg from 'pg';
+import { CREATE_USER_SQL } from '../src/directory/repository';
+
+type Json = Record<string, unknown>;
+
+interface UserRow {
+  id: string;
+  resource: Json;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  groups?: { groupId: string; displayName: string }[];
+}
+
+const USER_COLUMNS =
+  'u.id, u.connection_id, u.user_name, u.external_id, u.display_name, u.given_name, u.family_name, u.primary_email, u.active, u.resource, u.origin, u.version, u.created_at, u.updated_at';
+
+/** GET /Users?filter=userName eq "…" (the users of the page with their groups, and the total, in one statement). */
+export const FLOOR_GET_SQL = `SELECT p.*, (SELECT COALESCE(jsonb_agg(jsonb_build_object('groupId', g.id, 'displayName', g.display_name) ORDER BY lower(g.display_name), g.id), '[]'::jsonb)
+    FROM directory_memberships m JOIN directory_groups g ON g.id = m.group_id WHERE m.user_id = p.id) AS groups FROM (SELECT ${USER_COLUMNS}, count(*) OVER () AS total_count, row_number() OVER (ORDER BY u.created_at, u.id) AS ordinal
+             FROM directory_users u WHERE u.connection_id = $1 AND ((lower(u.user_name) = lower($2))) ORDER BY u.created_at, u.id LIMIT $3 OFFSET $4) p ORDER BY p.ordinal`;
+
+/** POST /Users: the user and its outbox row in one statement (the repository's own text). */
+export const FLOOR_CREATE_USER_SQL = CREATE_USER_SQL;
+
+const GROUP_COLUMNS = 'g.id, g.connection_id, g.display_name, g.external_id, g.resource, g.origin, g.version, g.created_at, g.updated_at';
+
+export const FLOOR_PATCH_SQL = {
+  lock: `SELECT ${GROUP_COLUMNS} FROM directory_groups g WHERE g.connection_id = $1 AND g.id = $2 FOR UPDATE`,
+  add: `WITH wanted AS (SELECT DISTINCT unnest($3::uuid[]) AS id),
+              known AS (SELECT u.id FROM directory_users u JOIN wanted w ON w.id = u.id WHERE u.connection_id = $1),
+              inserted AS (
+                INSERT INTO directory_memberships (group_id, user_id, connection_id)
+                SELECT $2, id, $1 FROM known WHERE (SELECT count(*) FROM known) = $4
+                ON CONFLICT DO NOTHING RETURNING user_id),
+              bumped AS (
+                UPDATE directory_groups SET version = version + 1, updated_at = now()
+                 WHERE connection_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM inserted) RETURNING id)
+         SELECT (SELECT count(*) FROM known) AS known, ARRAY(SELECT user_id::text FROM inserted) AS added, (SELECT count(*) FROM bumped) AS bumped`,
+  change: 'INSERT INTO directory_changes (connection_id, entity, entity_id, member_id, action, origin) VALUES ($1, $2, $3, $4, $5, $6)',
+  reread: `SELECT ${GROUP_COLUMNS} FROM directory_groups g WHERE g.connection_id = $1 AND g.id = $2`,
+};
+
+function renderUser(row: UserRow, scimBaseUrl: string): Json {
+  const { schemas, ...rest } = row.resource;
+  const groups = row.groups && row.groups.length > 0
+    ? { groups: row.groups.map((g) => ({ value: g.groupId, $ref: `${scimBaseUrl}/Groups/${g.groupId}`, display: g.displayName, type: 'direct' })) }
+    : {};
+  return {
+    schemas,
+    id: row.id,
+    ...rest,
+    ...groups,
+    meta: {
+      resourceType: 'User',
+      created: row.created_at.toISOString(),
+      lastModified: row.updated_at.toISOString(),
+      location: `${scimBaseUrl}/Users/${row.id}`,
+      version: `W/"${row.version}"`,
+    },
+  };
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function answer(res: http.ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  if (body === undefined) {
+    res.writeHead(status, headers).end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/scim+json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) }).end(text);
+}
+
+async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Serves `/floor/Users` (GET with a `userName eq` filter, POST) and `PATCH /floor/Groups/{id}` (add
+ * members) for one connection, answering what the app answers for the same requests.
+ */
+export function createFloorServer(pool: pg.Pool, connectionId: string, scimBaseUrl: string): http.Server {
+  return http.createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => answer(res, 500, { detail: String(error) }));
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://floor');
+    if (req.method === 'GET' && url.pathname === '/floor/Users') {
+      const userName = /^userName eq "(.*)"$/.exec(url.searchParams.get('filter') ?? '')?.[1] ?? '';
+      const { rows } = await pool.query<UserRow & { total_count: number }>(FLOOR_GET_SQL, [connectionId, userName, 1000, 0]);
+      answer(res, 200, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+        totalResults: rows.length > 0 ? Number(rows[0]!.total_count) : 0,
+        startIndex: 1,
+        itemsPerPage: rows.length,
+        Resources: rows.map((r) => renderUser(r, scimBaseUrl)),
+      });
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/floor/Users') {
+      const body = JSON.parse(await readBody(req)) as Json;
+      const name = (body.name ?? {}) as Json;
+      const emails = (body.emails ?? []) as Json[];
+      const email = (emails.find((e) => e.primary === true) ?? emails[0])?.value ?? null;
+      const { rows } = await pool.query<UserRow>(FLOOR_CREATE_USER_SQL, [
+        connectionId, body.userName, body.externalId ?? null, body.displayName ?? null, name.givenName ?? null, name.familyName ?? null, email, body.active !== false, JSON.stringify(body), 'push',
+      ]);
+      const row = rows[0]!;
+      answer(res, 201, renderUser({ ...row, groups: [] }, scimBaseUrl), { ETag: `W/"${row.version}"`, Location: `${scimBaseUrl}/Users/${row.id}` });
+      return;
+    }
+    const patch = /^\/floor\/Groups\/([0-9a-f-]{36})$/.exec(url.pathname);
+    if (req.method === 'PATCH' && patch) {
+      const groupId = patch[1]!;
+      const body = JSON.parse(await readBody(req)) as { Operations: { value: { value: string }[] }[] };
+      const ids = body.Operations[0]!.value.map((v) => v.value.toLowerCase());
+      const version = await inTransaction(pool, async (client) => {
+        await client.query(FLOOR_PATCH_SQL.lock, [connectionId, groupId]);
+        const { rows } = await client.query<{ added: string[] }>(FLOOR_PATCH_SQL.add, [connectionId, groupId, ids, ids.length]);
+        for (const userId of rows[0]!.added) await client.query(FLOOR_PATCH_SQL.change, [connectionId, 'membership', groupId, userId, 'added', 'push']);
+        const { rows: group } = await client.query<{ version: number }>(FLOOR_PATCH_SQL.reread, [connectionId, groupId]);
+        return group[0]!.version;
+      });
+      answer(res, 204, undefined, { ETag: `W/"${version}"` });
+      return;
+    }
+    answer(res, 404, { detail: 'no such floor endpoint' });
+  }
+}
