@@ -97,6 +97,18 @@ describe('Confluence Data Center target', () => {
     expect(fake.groups.get('ops')!.has('carol')).toBe(true);
   });
 
+  it('a write whose answer was lost after it applied is retried without a duplicate or an error', async () => {
+    fake.addGroup('ops');
+    fake.server.queueDrop(1, { method: 'POST', path: '/rest/api/admin/user' }, true);
+    fake.server.queueDrop(1, { method: 'POST', path: '/rest/api/admin/group' }, true);
+    fake.server.queueDrop(1, { method: 'PUT', path: '/rest/api/user/:username/group/:groupName' }, true);
+    await expect(target.createUser({ email: 'dan@corp.example', displayName: 'Dan Day', username: 'dan', products: [] })).resolves.toMatchObject({ accountId: 'dan' });
+    await expect(target.createGroup('night-shift')).resolves.toEqual({ groupId: 'night-shift', name: 'night-shift' });
+    await target.addMember('ops', 'dan');
+    expect(fake.groups.get('ops')!.has('dan')).toBe(true);
+    expect(fake.server.requests('POST', '/rest/api/admin/user').map((r) => r.status)).toEqual([0, 400]);
+  });
+
   it('a user without administration rights is refused writes with a clear 403', async () => {
     const limited = new FakeConfluenceDc({ tokens: { 'admin-pat': 'admin', 'dev-pat': 'dev' }, admins: ['admin'] });
     await limited.start();

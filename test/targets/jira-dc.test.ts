@@ -155,6 +155,20 @@ describe('Jira Data Center target', () => {
     expect(fake.groups.get('ops')!.has('carol')).toBe(true);
   });
 
+  it('a write whose answer was lost after it applied is retried without a duplicate or an error', async () => {
+    fake.addGroup('ops');
+    fake.server.queueDrop(1, { method: 'POST', path: '/rest/api/2/user' }, true);
+    fake.server.queueDrop(1, { method: 'POST', path: '/rest/api/2/group/user' }, true);
+    fake.server.queueDrop(1, { method: 'POST', path: '/rest/api/2/group' }, true);
+    const t = target(fake);
+    await expect(t.createUser({ email: 'dan@corp.example', displayName: 'Dan Day', username: 'dan', products: [] })).resolves.toMatchObject({ accountId: 'dan' });
+    await t.addMember('ops', 'dan');
+    await expect(t.createGroup('night-shift')).resolves.toEqual({ groupId: 'night-shift', name: 'night-shift' });
+    expect([...fake.users.keys()].filter((name) => name === 'dan')).toHaveLength(1);
+    expect(fake.groups.get('ops')!.has('dan')).toBe(true);
+    expect(fake.server.requests('POST', '/rest/api/2/group/user').map((r) => r.status)).toEqual([0, 400]);
+  });
+
   it('reads and reassigns project and component leads by username', async () => {
     fake.addUser('lead');
     fake.addUser('next');
