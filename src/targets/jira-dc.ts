@@ -19,7 +19,15 @@ export interface JiraDcOptions {
  * Documented limits: `/user/list` pages default to 2000 (we ask for 1000); `/user/search` returns at most 100
  * (Jira 10+); `/group/member` at most 50 a page. The picker's own cap is the server's jira.ajax.autocomplete.limit.
  */
-export const JIRA_DC_LIMITS = { userListPage: 1000, userSearchPage: 100, membersPage: 50, groupPicker: 1000, groupPickerQueries: 5000 } as const;
+export const JIRA_DC_LIMITS = {
+  userListPage: 1000,
+  userSearchPage: 100,
+  membersPage: 50,
+  groupPicker: 1000,
+  /** Characters of `exclude=` parameters per picker call, well under Tomcat's default 8 KB request line. */
+  groupPickerExcludeChars: 6000,
+  groupPickerCalls: 5000,
+} as const;
 
 const userListPage = z.object({
   values: z.array(z.lazy(() => dcUser)),
@@ -146,40 +154,47 @@ export class JiraDcTarget implements Target {
   }
 
   /**
-   * The group picker is the only group list Jira DC offers, and it returns at most `jira.ajax.autocomplete.limit`
-   * groups (20 by default) with the `total` that matched. When it cuts the list, narrower substring queries
-   * (one more character each side) are asked until every one of the `total` groups was seen; a site where even
-   * that cannot reach them all fails clearly instead of syncing against a partial list.
+   * The group picker is the only group list Jira DC offers. It returns at most `jira.ajax.autocomplete.limit`
+   * groups (20 by default), sorted, with the `total` that matched, and takes `exclude` (groups to leave out).
+   * So the adapter pages by exclusion: the same query again, excluding the groups already seen, until an empty
+   * answer. The exclusions ride in the URL; when they would make it too long for the server, the query is split
+   * into narrower substrings (the seen names' neighbouring characters on either side) that exclude less. A site
+   * whose groups cannot all be reached this way fails clearly instead of syncing against a partial list.
    */
   async *listGroups(): AsyncIterable<TargetGroup> {
-    const seen = new Set<string>();
+    const seen = new Map<string, string>();
     const asked = new Set<string>();
     const queue = [''];
-    const alphabet = new Set('abcdefghijklmnopqrstuvwxyz0123456789-_ .');
     let total: number | null = null;
+    let calls = 0;
     while (queue.length > 0 && (total === null || seen.size < total)) {
       const query = queue.shift()!;
       if (asked.has(query)) continue;
       asked.add(query);
-      if (asked.size > JIRA_DC_LIMITS.groupPickerQueries) break;
-      const { body } = await this.http.json(
-        { method: 'GET', path: '/rest/api/2/groups/picker', query: { query, maxResults: JIRA_DC_LIMITS.groupPicker } },
-        z.object({ total: z.number().int().optional(), groups: z.array(z.object({ name: z.string() })) }),
-      );
-      if (query === '') total = body.total ?? body.groups.length;
-      for (const group of body.groups) {
-        for (const character of group.name.toLowerCase()) alphabet.add(character);
-        if (seen.has(group.name)) continue;
-        seen.add(group.name);
-        yield { groupId: group.name, name: group.name };
+      for (;;) {
+        const excluded = [...seen.values()].filter((name) => name.toLowerCase().includes(query));
+        if (excluded.reduce((length, name) => length + encodeURIComponent(name).length + 9, 0) > JIRA_DC_LIMITS.groupPickerExcludeChars) {
+          queue.push(...narrower(query, excluded));
+          break;
+        }
+        if (++calls > JIRA_DC_LIMITS.groupPickerCalls) break;
+        const { body } = await this.http.json(
+          { method: 'GET', path: '/rest/api/2/groups/picker', query: { query, maxResults: JIRA_DC_LIMITS.groupPicker, exclude: excluded } },
+          z.object({ total: z.number().int().optional(), groups: z.array(z.object({ name: z.string() })) }),
+        );
+        if (query === '' && total === null) total = body.total ?? body.groups.length;
+        const fresh = body.groups.filter((group) => !seen.has(group.name.toLowerCase()));
+        for (const group of fresh) {
+          seen.set(group.name.toLowerCase(), group.name);
+          yield { groupId: group.name, name: group.name };
+        }
+        if (fresh.length === 0 || (total !== null && seen.size >= total)) break;
       }
-      if ((body.total ?? body.groups.length) > body.groups.length) {
-        for (const character of alphabet) queue.push(query + character, character + query);
-      }
+      if (calls > JIRA_DC_LIMITS.groupPickerCalls) break;
     }
     if (total !== null && seen.size < total) {
       throw new TargetError(
-        `jira-dc GET /rest/api/2/groups/picker: saw ${seen.size} of ${total} groups; the picker is capped by jira.ajax.autocomplete.limit — raise that system property above ${total}`,
+        `jira-dc GET /rest/api/2/groups/picker: reached ${seen.size} of ${total} groups; the picker is capped by jira.ajax.autocomplete.limit — raise that system property above ${total}`,
         null,
         'jira-dc',
         'GET /rest/api/2/groups/picker',
@@ -342,6 +357,23 @@ export class JiraDcTarget implements Target {
     );
     return body;
   }
+}
+
+/**
+ * Narrower picker queries covering the names that contain `query`: the query grown by one character on either
+ * side, using the characters that neighbour it in the names seen so far.
+ */
+function narrower(query: string, names: string[]): string[] {
+  const out = new Set<string>();
+  for (const name of names.map((n) => n.toLowerCase())) {
+    for (let at = name.indexOf(query); at >= 0; at = name.indexOf(query, at + 1)) {
+      if (at > 0) out.add(name[at - 1]! + query);
+      if (at + query.length < name.length) out.add(query + name[at + query.length]!);
+      if (query === '') break;
+    }
+  }
+  if (query === '') for (const name of names) for (const character of name.toLowerCase()) out.add(character);
+  return [...out];
 }
 
 function toAccount(user: z.infer<typeof dcUser>): TargetAccount {

@@ -8,7 +8,8 @@ import { FakeServer, anyAuth, basicAuth, bearerAuth, intParam, page, type FakeRe
  *   limited to the first 100 results)" since Jira 10 (JRASERVER-78660); 1000 before (`userSearchCap`);
  * - `GET /user/list`: cursor paging `{self, maxResults, isLast, values, nextCursor, nextPage}`, default 2000,
  *   available since Jira DC 10.3 LTS and 11.0 (`userListEndpoint: false` is an older release: 404);
- * - `GET /groups/picker`: at most `jira.ajax.autocomplete.limit` groups (default 20) plus the `total` match count;
+ * - `GET /groups/picker`: substring match, sorted, `exclude` honoured, at most `jira.ajax.autocomplete.limit`
+ *   groups (default 20) plus the `total` match count; a request line above 8 KB is refused (Tomcat's default);
  * - `GET /group/member`: startAt/maxResults (at most 50) with `isLast`;
  * - errors as `{errorMessages, errors}`; fault injection and 429 + Retry-After from FakeServer.
  * Users are keyed by username (`name`), groups by name. Usable outside jest: `start()` / `stop()`.
@@ -37,6 +38,7 @@ export interface FakeJiraDcOptions {
   groupPickerLimit?: number;
 }
 
+
 const error = (status: number, ...messages: string[]): FakeResponse => ({ status, body: { errorMessages: messages, errors: {} } });
 
 export class FakeJiraDc {
@@ -49,6 +51,8 @@ export class FakeJiraDc {
   userListEndpoint: boolean;
   userSearchCap: number;
   groupPickerLimit: number;
+  /** Off only to test a client against a server that ignores `exclude`. */
+  honourPickerExclude = true;
 
   constructor(options: FakeJiraDcOptions = {}) {
     const tokens = options.tokens ?? { 'jira-dc-pat': 'admin' };
@@ -239,9 +243,13 @@ export class FakeJiraDc {
     });
 
     s.route('GET', `${base}/groups/picker`, (r) => {
+      if (r.path.length + r.query.toString().length > 8192) return { status: 414, body: 'Request-URI Too Long' };
       const needle = (r.query.get('query') ?? '').toLowerCase();
       const limit = Math.min(intParam(r.query, 'maxResults', this.groupPickerLimit, 1, Number.MAX_SAFE_INTEGER), this.groupPickerLimit);
-      const matches = [...this.groups.keys()].filter((name) => name.toLowerCase().includes(needle)).sort((a, b) => a.localeCompare(b));
+      const excluded = new Set(this.honourPickerExclude ? r.query.getAll('exclude').map((name) => name.toLowerCase()) : []);
+      const matches = [...this.groups.keys()]
+        .filter((name) => name.toLowerCase().includes(needle) && !excluded.has(name.toLowerCase()))
+        .sort((a, b) => a.localeCompare(b));
       const shown = matches.slice(0, limit);
       return {
         status: 200,

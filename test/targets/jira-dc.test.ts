@@ -85,16 +85,28 @@ describe('Jira Data Center target', () => {
     expect(fake.server.requests('GET', '/rest/api/2/group/member')).toHaveLength(0);
   });
 
-  it('sees every group although the picker stops at jira.ajax.autocomplete.limit (20)', async () => {
+  it('sees every group although the picker stops at jira.ajax.autocomplete.limit (20), paging by exclude', async () => {
     const names = Array.from({ length: 75 }, (_, i) => `team-${['red', 'blue', 'green'][i % 3]}-${i}`);
     for (const name of names) fake.addGroup(name);
     const groups = await collect(target(fake).listGroups());
     expect(groups.map((g) => g.name).sort()).toEqual([...names, 'jira-administrators', 'jira-software-users'].sort());
     expect(new Set(groups.map((g) => g.name)).size).toBe(groups.length);
+    expect(fake.server.requests('GET', '/rest/api/2/groups/picker')).toHaveLength(4);
   });
 
-  it('fails clearly when the picker cannot reach every group', async () => {
-    // Every query that matches "b" also matches "ab", which sorts first: with a limit of 1, "b" is never shown.
+  it('splits the query when the exclusions would overflow the request line, and still sees every group', async () => {
+    const words = ['engineering', 'sales', 'support', 'operations', 'data-platform', 'design', 'legal', 'finance', 'people', 'product'];
+    const names = Array.from({ length: 900 }, (_, i) => `${words[i % 10]}-department-team-${i}`);
+    for (const name of names) fake.addGroup(name);
+    const groups = await collect(target(fake).listGroups());
+    expect(groups).toHaveLength(902);
+    const calls = fake.server.requests('GET', '/rest/api/2/groups/picker');
+    expect(calls.every((c) => c.status === 200 && c.path.length + c.query.length <= 8192)).toBe(true);
+    expect(calls.length).toBeLessThan(200);
+  });
+
+  it('fails clearly, naming jira.ajax.autocomplete.limit, when the picker cannot reach every group', async () => {
+    fake.honourPickerExclude = false;
     fake.groupPickerLimit = 1;
     fake.addGroup('ab');
     fake.addGroup('b');
