@@ -21,10 +21,11 @@ import { savePullConfig, type PullConfigInput } from '../src/sources/config';
 import { pullConnection } from '../src/sources/pull';
 import { SyntheticDirectory } from '../test/fakes/idp/directory-data';
 import { FakeGraph } from '../test/fakes/idp/fake-graph';
-import { FakeMiniOrange } from '../test/fakes/idp/fake-miniorange';
+import { FakeScimServer, SCIM_BASE_PATH } from '../test/fakes/idp/fake-scim-server';
 import { createPostgresDatabase } from '../test/helpers/database';
 
-type Kind = 'miniorange' | 'entra';
+// miniOrange cannot list its directory (docs/sources.md): the paged-listing path is measured with a SCIM server.
+type Kind = 'scim' | 'entra';
 
 interface Scenario {
   source: Kind;
@@ -33,8 +34,8 @@ interface Scenario {
 }
 
 const SCENARIOS: Scenario[] = [
-  { source: 'miniorange', users: 10_000, groups: 2_000 },
-  { source: 'miniorange', users: 50_000, groups: 2_000 },
+  { source: 'scim', users: 10_000, groups: 2_000 },
+  { source: 'scim', users: 50_000, groups: 2_000 },
   { source: 'entra', users: 10_000, groups: 2_000 },
   { source: 'entra', users: 50_000, groups: 2_000 },
 ];
@@ -68,7 +69,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
     );
     const { rows } = await db.query<{ id: string }>(`INSERT INTO connections (tenant_id, name, provider) VALUES ($1, 'bench', $2) RETURNING id`, [
       tenants[0]!.id,
-      scenario.source,
+      scenario.source === 'scim' ? 'generic' : scenario.source,
     ]);
     const connectionId = rows[0]!.id;
     const secrets = SecretBox.fromKeyList(`bench:${Buffer.alloc(32, 7).toString('base64')}`);
@@ -76,10 +77,10 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
 
     let fake: { start(): Promise<string>; stop(): Promise<void>; server: { logRequests: boolean; counts: { total: number } } };
     let config: () => PullConfigInput;
-    if (scenario.source === 'miniorange') {
-      const mo = new FakeMiniOrange({ data, customerKey: '100200', apiKey: 'bench-api-key' });
-      fake = mo;
-      config = () => ({ kind: 'miniorange', baseUrl: mo.baseUrl, customerKey: '100200', apiKey: 'bench-api-key', pageSize: 1000 });
+    if (scenario.source === 'scim') {
+      const scim = new FakeScimServer({ data, token: 'bench-token', maxResults: 1000 });
+      fake = scim;
+      config = () => ({ kind: 'scim', baseUrl: `${scim.baseUrl}${SCIM_BASE_PATH}`, bearerToken: 'bench-token', pageSize: 1000 });
     } else {
       const graph = new FakeGraph({ data, tenantId: 'bench-tenant', clientId: 'bench-client', clientSecret: 'bench-secret' });
       fake = graph;
@@ -115,7 +116,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
     if (!result.complete) throw new Error(`pull failed: ${result.error}`);
 
     return {
-      source: scenario.source === 'entra' ? 'graph' : 'miniorange',
+      source: scenario.source === 'entra' ? 'graph' : 'scim',
       database: db.kind,
       users: result.users.seen,
       groups: result.groups.seen,
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
   }
 
   const memory: Record<string, unknown> = {};
-  for (const source of ['miniorange', 'graph']) {
+  for (const source of ['scim', 'graph']) {
     const small = results.find((r) => r.source === source && r.users === 10_000);
     const large = results.find((r) => r.source === source && r.users === 50_000);
     if (small && large) {

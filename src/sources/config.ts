@@ -35,9 +35,8 @@ export const miniOrangePullConfigSchema = z.object({
   endpoints: z
     .object({
       serverTime: z.string().startsWith('/'),
-      listUsers: z.string().startsWith('/'),
-      listGroups: z.string().startsWith('/'),
-      listGroupMembers: z.string().startsWith('/'),
+      searchUser: z.string().startsWith('/'),
+      getUser: z.string().startsWith('/'),
     })
     .partial()
     .default({}),

@@ -2,34 +2,33 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { MiniOrangePullConfig } from './config';
 import { joinUrl, SourceHttp, type SourceHttpOptions } from './http';
-import { SourceError, type Source, type SourceCheck, type SourceGroup, type SourceUser } from './types';
+import { SourceError, type KnownUser, type Source, type SourceCheck, type SourceGroup, type SourceUser } from './types';
 
 /**
  * miniOrange admin API. Every call is a POST with a JSON body and the documented signature headers:
  * Customer-Key, Timestamp (epoch ms) and Authorization = lowercase hex SHA-512 of
- * customerKey + timestamp + apiKey (User API guide; the Groups API guide adds Api-Key).
+ * customerKey + timestamp + apiKey (User API guide).
  *
- * What is verified and what is assumed is listed in docs/sources.md. In short: the signature, the hosts
- * and the single-user endpoints are documented; no public document we could read shows a list-users,
- * list-groups or group-members endpoint, so those three paths and their paging are ASSUMED, kept here in
- * one place and overridable per connection (pull config `endpoints`) once the tenant's real ones are known.
+ * Only documented endpoints are called (docs/sources.md): the server time, and the single-user
+ * `users/search` and `users/get`. miniOrange documents no way to list all users, all groups or a group's
+ * members, so this source cannot read the directory: its coverage is 'known-users'. A pull refreshes the
+ * users the directory already holds (pushed by miniOrange's SCIM provisioning app, the recommended path) by
+ * username, reads no groups and removes no one. users(), groups() and groupMembers() say so and fail.
  */
 export const MINIORANGE_ENDPOINTS = {
   /** Documented (used by miniOrange's own clients against clock skew); answers the epoch ms as text. */
   serverTime: '/moas/rest/mobile/get-timestamp',
-  /** Documented: `{customerKey, username}` → status USER_FOUND | USER_NOT_FOUND | … */
+  /** Documented: `{customerKey, username}` → status USER_FOUND | USER_NOT_FOUND | USER_FOUND_UNDER_DIFFERENT_CUSTOMER | ERROR. */
   searchUser: '/moas/api/admin/users/search',
   /** Documented: `{customerKey, username}` → status SUCCESS | ERROR | FAILED with email, phone, … */
   getUser: '/moas/api/admin/users/get',
-  /** ASSUMED: `{customerKey, startIndex (1-based), count}` → `{status, totalResults?, users: [...]}`. */
-  listUsers: '/moas/api/admin/users/list',
-  /** ASSUMED: `{customerKey, startIndex, count}` → `{status, totalResults?, groups: [{id, name}]}`. */
-  listGroups: '/moas/api/admin/groups/list',
-  /** ASSUMED: `{customerKey, groupId, startIndex, count}` → `{status, totalResults?, users: [...]}`. */
-  listGroupMembers: '/moas/api/admin/groups/members',
 } as const;
 
 export type MiniOrangeEndpoints = { -readonly [K in keyof typeof MINIORANGE_ENDPOINTS]: string };
+
+/** What a pull of miniOrange cannot do, in the words the admin sees. */
+export const MINIORANGE_CANNOT_LIST =
+  "miniOrange's documented admin API has no way to list all users, groups or group members; provision with miniOrange's SCIM Server (Destination) app instead (a pull only refreshes users already known)";
 
 /** Lowercase hex SHA-512 of customerKey + timestamp + apiKey: the documented Authorization value. */
 export function miniOrangeSignature(customerKey: string, timestamp: string, apiKey: string): string {
@@ -53,23 +52,22 @@ const userSchema = z
   })
   .loose();
 
-const userPageSchema = z.object({
-  status: z.literal('SUCCESS'),
-  totalResults: z.number().int().nonnegative().optional(),
-  users: z.array(userSchema),
-});
+const searchSchema = z.object({ status: z.enum(['USER_FOUND', 'USER_NOT_FOUND', 'USER_FOUND_UNDER_DIFFERENT_CUSTOMER']) }).loose();
 
-const groupPageSchema = z.object({
-  status: z.literal('SUCCESS'),
-  totalResults: z.number().int().nonnegative().optional(),
-  groups: z.array(z.object({ id: z.union([z.string(), z.number()]), name: z.string().min(1) }).loose()),
-});
-
-const memberPageSchema = z.object({
-  status: z.literal('SUCCESS'),
-  totalResults: z.number().int().nonnegative().optional(),
-  users: z.array(z.object({ id: z.union([z.string(), z.number()]).optional(), username: z.string().min(1) }).loose()),
-});
+/** `users/get`: `status` is the call's outcome; the user's fields sit beside it (their state only if given). */
+const getUserSchema = z
+  .object({
+    status: z.literal('SUCCESS'),
+    id: z.union([z.string(), z.number()]).optional(),
+    username: z.string().nullish(),
+    email: z.string().nullish(),
+    firstName: z.string().nullish(),
+    lastName: z.string().nullish(),
+    displayName: z.string().nullish(),
+    userStatus: z.string().nullish(),
+    active: z.boolean().nullish(),
+  })
+  .loose();
 
 type MiniOrangeUser = z.infer<typeof userSchema>;
 
@@ -95,6 +93,7 @@ export function mapMiniOrangeUser(user: MiniOrangeUser): SourceUser {
 
 export class MiniOrangeSource implements Source {
   readonly kind = 'miniorange' as const;
+  readonly coverage = 'known-users' as const;
   readonly http: SourceHttp;
   private readonly endpoints: MiniOrangeEndpoints;
   /** Server clock minus ours, when useServerTime is on (read once per source, i.e. once per pull). */
@@ -108,51 +107,50 @@ export class MiniOrangeSource implements Source {
     this.endpoints = { ...MINIORANGE_ENDPOINTS, ...config.endpoints };
   }
 
+  /**
+   * A documented, signed call: `users/search` for a username no one has. Any of its documented answers
+   * (USER_NOT_FOUND above all) proves the keys and the clock; a refused signature is an ERROR or a 401.
+   */
   async testConnection(): Promise<SourceCheck> {
-    const page = await this.post(this.endpoints.listUsers, { startIndex: 1, count: 1 }, userPageSchema, false);
+    const probe = `connection-check-${Date.now()}@invalid.invalid`;
+    await this.post(this.endpoints.searchUser, { username: probe }, searchSchema);
     return {
       ok: true,
-      message: 'Connected to miniOrange; the admin API answered the user list.',
-      details: { totalUsers: page.totalResults ?? null },
+      message: 'Connected to miniOrange: the admin API accepted the keys (user search). Pull can only refresh users already known; provision users and groups with miniOrange SCIM.',
+      details: { coverage: this.coverage },
     };
   }
 
-  async *users(): AsyncIterable<SourceUser> {
-    for await (const user of this.paged(this.endpoints.listUsers, {}, userPageSchema, (page) => page.users, false)) {
-      yield mapMiniOrangeUser(user);
+  /**
+   * Each known user as miniOrange has them now: `users/search` says whether the username exists (its
+   * documented USER_NOT_FOUND), then `users/get` reads it. Users miniOrange does not know are skipped, not
+   * removed: only SCIM (or an admin) says someone is gone.
+   */
+  async *refreshUsers(known: AsyncIterable<KnownUser>): AsyncIterable<SourceUser> {
+    for await (const user of known) {
+      const search = await this.post(this.endpoints.searchUser, { username: user.userName }, searchSchema);
+      if (search.status !== 'USER_FOUND') continue;
+      const found = await this.post(this.endpoints.getUser, { username: user.userName }, getUserSchema);
+      const mapped = mapMiniOrangeUser({ ...found, username: found.username || user.userName, status: found.userStatus ?? null });
+      // The id pushed by SCIM stays the user's id; the state changes only when miniOrange states it.
+      const stated = found.active != null || Boolean(found.userStatus);
+      yield { ...mapped, userName: user.userName, externalId: user.externalId ?? mapped.externalId, active: stated ? mapped.active : user.active };
     }
+  }
+
+  async *users(): AsyncIterable<SourceUser> {
+    throw new SourceError(MINIORANGE_CANNOT_LIST, 'miniorange');
   }
 
   async *groups(): AsyncIterable<SourceGroup> {
-    for await (const group of this.paged(this.endpoints.listGroups, {}, groupPageSchema, (page) => page.groups, true)) {
-      yield { externalId: String(group.id), displayName: group.name };
-    }
+    throw new SourceError(MINIORANGE_CANNOT_LIST, 'miniorange');
   }
 
-  async *groupMembers(groupExternalId: string): AsyncIterable<string> {
-    const pages = this.paged(this.endpoints.listGroupMembers, { groupId: groupExternalId }, memberPageSchema, (page) => page.users, true);
-    for await (const member of pages) yield userKey(member);
+  async *groupMembers(_groupExternalId: string): AsyncIterable<string> {
+    throw new SourceError(MINIORANGE_CANNOT_LIST, 'miniorange');
   }
 
-  /** 1-based startIndex/count paging until a short page or totalResults. */
-  private async *paged<P extends { totalResults?: number | undefined }, T>(
-    path: string,
-    extra: Record<string, unknown>,
-    schema: z.ZodType<P>,
-    items: (page: P) => T[],
-    groupApi: boolean,
-  ): AsyncIterable<T> {
-    const count = this.config.pageSize;
-    for (let startIndex = 1; ; ) {
-      const page = await this.post(path, { ...extra, startIndex, count }, schema, groupApi);
-      const batch = items(page);
-      yield* batch;
-      startIndex += batch.length;
-      if (batch.length < count || (page.totalResults !== undefined && startIndex > page.totalResults)) return;
-    }
-  }
-
-  private async post<P>(path: string, body: Record<string, unknown>, schema: z.ZodType<P>, groupApi: boolean): Promise<P> {
+  private async post<P>(path: string, body: Record<string, unknown>, schema: z.ZodType<P>): Promise<P> {
     const { customerKey, apiKey } = this.config;
     const timestamp = String(Date.now() + (await this.clockOffset()));
     const headers: Record<string, string> = {
@@ -161,8 +159,6 @@ export class MiniOrangeSource implements Source {
       Timestamp: timestamp,
       Authorization: miniOrangeSignature(customerKey, timestamp, apiKey),
     };
-    // The Groups API guide lists Api-Key among the headers; the User API guide does not.
-    if (groupApi) headers['Api-Key'] = apiKey;
     const url = joinUrl(this.config.baseUrl, path);
     const { body: raw } = await this.http.json(url, z.unknown(), { method: 'POST', headers, body: JSON.stringify({ customerKey, ...body }) });
     // miniOrange reports failures in the body (status ERROR/FAILED with a message), often with HTTP 200.

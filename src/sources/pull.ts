@@ -5,7 +5,7 @@ import type { SecretBox } from '../security/crypto';
 import { ConnectionNotFoundError, readPullConfig } from './config';
 import type { SourceHttpOptions } from './http';
 import { createSource } from './index';
-import type { SourceGroup, SourceUser } from './types';
+import type { KnownUser, SourceGroup, SourceUser } from './types';
 
 /**
  * pullConnection streams a connection's source into its directory:
@@ -34,8 +34,13 @@ export interface PullOptions {
 
 export interface PullResult {
   pullId: string | null;
-  /** True only when the whole IdP directory was read: only then were missing users removed. */
+  /**
+   * True when the pull read everything it set out to: the whole IdP directory (then missing users were
+   * removed), or for a 'known-users' source every known user (nothing is ever removed then).
+   */
   complete: boolean;
+  /** 'known-users' when the source cannot list its directory and only refreshed the users already known. */
+  scope?: 'directory' | 'known-users';
   users: { seen: number; created: number; updated: number; removed: number; conflicts: number };
   groups: { seen: number; created: number; updated: number; removed: number; conflicts: number };
   memberships: { added: number; removed: number; unresolved: number };
@@ -80,6 +85,24 @@ export async function pullConnection(deps: PullDeps, connectionId: string, optio
 
   try {
     await heartbeat();
+    if (source.coverage === 'known-users') {
+      // The IdP cannot list its directory: refresh the users already known, read no groups, remove no one.
+      if (!source.refreshUsers) throw new Error(`${config.kind} can neither list its users nor refresh known ones`);
+      let batch: SourceUser[] = [];
+      for await (const user of source.refreshUsers(knownUsers(db, connectionId))) {
+        batch.push(user);
+        if (batch.length >= batchSize) {
+          await importer.upsertUsers(batch);
+          batch = [];
+          await heartbeat();
+        }
+      }
+      await importer.upsertUsers(batch);
+      phase = 'done';
+      await finishRun(db, pullId, 'complete', phase, importer, null);
+      log?.info({ pullId, counts: importer.counts }, 'known users refreshed');
+      return { ...result(pullId, true, importer.counts), scope: 'known-users' };
+    }
     let users: SourceUser[] = [];
     for await (const user of source.users()) {
       users.push(user);
@@ -143,6 +166,20 @@ export async function pullConnection(deps: PullDeps, connectionId: string, optio
     );
     log?.warn({ pullId, phase, error: message, counts: importer.counts }, 'pull failed; nothing was removed');
     return result(pullId, false, importer.counts, message);
+  }
+}
+
+/** The connection's directory users, a page at a time (keyset by id), for a refresh-only source. */
+async function* knownUsers(db: Database, connectionId: string): AsyncIterable<KnownUser> {
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const { rows } = await db.query<{ id: string; external_id: string | null; user_name: string; active: boolean }>(
+      'SELECT id, external_id, user_name, active FROM directory_users WHERE connection_id = $1 AND id > $2 ORDER BY id LIMIT 500',
+      [connectionId, after],
+    );
+    for (const row of rows) yield { externalId: row.external_id, userName: row.user_name, active: row.active };
+    if (rows.length < 500) return;
+    after = rows[rows.length - 1]!.id;
   }
 }
 

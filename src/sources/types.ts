@@ -31,8 +31,25 @@ export interface SourceCheck {
   details?: Record<string, unknown>;
 }
 
+/** A user the directory already holds (pushed by SCIM or pulled before), as a refresh-only source needs it. */
+export interface KnownUser {
+  /** Null for a pushed user whose IdP sent no externalId. */
+  externalId: string | null;
+  userName: string;
+  active: boolean;
+}
+
 export interface Source {
   readonly kind: SourceKind;
+  /**
+   * 'directory' (the default): users() and groups() list everything the IdP holds, so a complete pull may
+   * remove what it no longer lists. 'known-users': the IdP documents no way to list its users or groups
+   * (miniOrange); a pull only refreshes users the directory already holds (refreshUsers), reads no groups
+   * and never removes anyone.
+   */
+  readonly coverage?: 'directory' | 'known-users';
+  /** For coverage 'known-users': the IdP's current view of each known user; users it does not know are skipped. */
+  refreshUsers?(known: AsyncIterable<KnownUser>): AsyncIterable<SourceUser>;
   testConnection(): Promise<SourceCheck>;
   users(): AsyncIterable<SourceUser>;
   groups(): AsyncIterable<SourceGroup>;

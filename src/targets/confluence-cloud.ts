@@ -19,8 +19,11 @@ export interface ConfluenceCloudOptions {
   lifecycle?: AccountLifecycle;
 }
 
-/** Documented page limits: groups and group members at most 200 a page. */
-export const CONFLUENCE_CLOUD_LIMITS = { groupsPage: 200, membersPage: 200, usersPage: 100 } as const;
+/**
+ * Documented page limits: groups and group members at most 200 a page. The user search reaches only its
+ * first 10,000 matches (CONFCLOUD-77954): `searchWindow`.
+ */
+export const CONFLUENCE_CLOUD_LIMITS = { groupsPage: 200, membersPage: 200, usersPage: 100, searchWindow: 10_000 } as const;
 
 const user = z.object({
   accountId: z.string(),
@@ -56,12 +59,43 @@ export class ConfluenceCloudTarget implements Target {
     }
   }
 
+  /**
+   * Confluence Cloud has no "all users" endpoint (CONFCLOUD-83983). The CQL user search is the list, with two
+   * documented traps: without `sitePermissionTypeFilter=all` it returns licensed users only (no guests), and it
+   * reaches only its first 10,000 matches (CONFCLOUD-77954). When a site has more, the members of every group
+   * are read as well: product access comes through groups, so only people with no group (and no access) stay
+   * out of the list on such a site (docs/targets.md).
+   */
   async *listUsers(): AsyncIterable<TargetAccount> {
-    yield* this.paged(
-      (start) => ({ method: 'GET', path: '/wiki/rest/api/search/user', query: { cql: 'type=user', start, limit: CONFLUENCE_CLOUD_LIMITS.usersPage } }),
-      z.object({ user: user }),
-      (item) => (isPerson(item.user) ? toAccount(item.user) : null),
-    );
+    const seen = new Set<string>();
+    let start = 0;
+    while (start < CONFLUENCE_CLOUD_LIMITS.searchWindow) {
+      const limit = Math.min(CONFLUENCE_CLOUD_LIMITS.usersPage, CONFLUENCE_CLOUD_LIMITS.searchWindow - start);
+      const { body } = await this.http.json(
+        { method: 'GET', path: '/wiki/rest/api/search/user', query: { cql: 'type=user', sitePermissionTypeFilter: 'all', start, limit } },
+        results(z.object({ user })).extend({ totalSize: z.number().optional() }),
+      );
+      for (const { user: found } of body.results) {
+        if (seen.has(found.accountId)) continue;
+        seen.add(found.accountId);
+        if (isPerson(found)) yield toAccount(found);
+      }
+      start += body.results.length;
+      if (body.results.length === 0 || (!body._links?.next && !(body.totalSize !== undefined && body.totalSize > start))) break;
+    }
+    // Below the window the search was complete; at it, nobody can tell what lies past it.
+    if (start < CONFLUENCE_CLOUD_LIMITS.searchWindow) return;
+    for await (const group of this.listGroups()) {
+      for await (const member of this.paged(
+        (start) => ({ method: 'GET', path: '/wiki/rest/api/group/{groupId}/membersByGroupId', params: { groupId: group.groupId }, query: { start, limit: CONFLUENCE_CLOUD_LIMITS.membersPage } }),
+        user,
+        (u) => u,
+      )) {
+        if (seen.has(member.accountId)) continue;
+        seen.add(member.accountId);
+        if (isPerson(member)) yield toAccount(member);
+      }
+    }
   }
 
   async getUser(accountId: string): Promise<TargetAccount | null> {
@@ -131,16 +165,22 @@ export class ConfluenceCloudTarget implements Target {
     throw unsupported('confluence-cloud', 'delete a user', 'remove the Confluence product-access groups instead');
   }
 
-  /** A name in use is looked up and returned, so a re-run after a crash creates no duplicate. */
+  /**
+   * A name in use is looked up and returned, so a re-run after a crash creates no duplicate. The lookup is the
+   * group picker (`GET /group/picker`, a partial-name search, matched exactly here): `GET /group/by-name` is
+   * deprecated.
+   */
   async createGroup(name: string): Promise<TargetGroup> {
     const response = await this.http.request({ method: 'POST', path: '/wiki/rest/api/group', body: { name }, idempotent: true, accept: [400, 409] });
     if (response.status < 300) {
       const created = parseBody('confluence-cloud', group, response.body, 'POST /wiki/rest/api/group');
       return { groupId: created.id, name: created.name };
     }
-    const existing = await this.http.request({ method: 'GET', path: '/wiki/rest/api/group/by-name', query: { name }, accept: [404] });
-    if (existing.status === 200) {
-      const found = parseBody('confluence-cloud', group, existing.body, 'GET /wiki/rest/api/group/by-name');
+    for await (const found of this.paged(
+      (start) => ({ method: 'GET', path: '/wiki/rest/api/group/picker', query: { query: name, start, limit: CONFLUENCE_CLOUD_LIMITS.groupsPage } }),
+      group,
+      (g) => (g.name.toLowerCase() === name.toLowerCase() ? g : null),
+    )) {
       return { groupId: found.id, name: found.name };
     }
     throw answered('confluence-cloud', 'POST /wiki/rest/api/group', response.status, response.body);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { capabilitiesOf } from './capabilities';
-import { HttpClient, productMessage, type HttpClientOptions } from './http';
+import { HttpClient, type HttpClientOptions } from './http';
 import { answered, randomPassword } from './support';
 import type { AccountChanges, ConnectionCheck, NewAccount, Target, TargetAccount, TargetGroup } from './types';
 
@@ -50,12 +50,13 @@ export class ConfluenceDcTarget implements Target {
     }
   }
 
+  /** `GET /rest/api/user/list`: every registered user, disabled ones included (8.4+); `status` says which. */
   async *listUsers(): AsyncIterable<TargetAccount> {
-    yield* this.paged('/rest/api/admin/users', {}, dcUser, toAccount);
+    yield* this.paged('/rest/api/user/list', { expand: 'status' }, dcUser, toAccount);
   }
 
   async getUser(username: string): Promise<TargetAccount | null> {
-    const response = await this.http.request({ method: 'GET', path: '/rest/api/user', query: { username }, accept: [404] });
+    const response = await this.http.request({ method: 'GET', path: '/rest/api/user', query: { username, expand: 'status' }, accept: [404] });
     if (response.status === 404) return null;
     const parsed = dcUser.safeParse(response.body);
     return parsed.success ? toAccount(parsed.data) : null;
@@ -124,8 +125,10 @@ export class ConfluenceDcTarget implements Target {
 
   async createGroup(name: string): Promise<TargetGroup> {
     const response = await this.http.request({ method: 'POST', path: '/rest/api/admin/group', body: { type: 'group', name }, idempotent: true, accept: [400, 409] });
-    if (response.status >= 400 && !/exist/i.test(productMessage(response.body)) && response.status !== 409) {
-      throw answered('confluence-dc', 'POST /rest/api/admin/group', response.status, response.body);
+    if (response.status >= 400) {
+      // A name in use is refused in undocumented words: whether the group is there is asked instead.
+      const existing = await this.http.request({ method: 'GET', path: '/rest/api/group/{groupName}', params: { groupName: name }, accept: [404] });
+      if (existing.status === 404) throw answered('confluence-dc', 'POST /rest/api/admin/group', response.status, response.body);
     }
     return { groupId: name, name };
   }
@@ -149,12 +152,14 @@ export class ConfluenceDcTarget implements Target {
         results(item),
       );
       for (const entry of body.results) yield map(entry as I);
-      if (body.results.length === 0 || (!body._links?.next && body.size < CONFLUENCE_DC_LIMITS.page)) return;
+      // The `next` link is the documented "there is more"; a server may clamp the limit below what was asked.
+      if (body.results.length === 0 || !body._links?.next) return;
       start += body.results.length;
     }
   }
 }
 
+/** `status` (an expansion) is "current" for enabled users; disabled ones read as deactivated. */
 function toAccount(user: z.infer<typeof dcUser>): TargetAccount {
-  return { accountId: user.username, email: user.email ?? null, displayName: user.displayName ?? null, active: (user.status ?? 'active').toLowerCase() !== 'inactive' };
+  return { accountId: user.username, email: user.email ?? null, displayName: user.displayName ?? null, active: !/deactivat|disabled|inactive/i.test(user.status ?? '') };
 }

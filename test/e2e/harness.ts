@@ -18,6 +18,11 @@ import { saveSettings, type SyncSettingsInput } from '../../src/sync/settings';
 import type { TargetDependencies } from '../../src/targets/factory';
 import { TargetStore } from '../../src/targets/store';
 import { FakeAtlassianOrg } from '../fakes/fake-atlassian-org';
+import { FakeBitbucketCloud } from '../fakes/fake-bitbucket-cloud';
+import { FakeBitbucketDc } from '../fakes/fake-bitbucket-dc';
+import { FakeConfluenceCloud } from '../fakes/fake-confluence-cloud';
+import { FakeConfluenceDc } from '../fakes/fake-confluence-dc';
+import { FakeJiraDc } from '../fakes/fake-jira-dc';
 import type { LoggedRequest } from '../fakes/fake-server';
 import { FakeJiraCloud } from '../fakes/fake-jira-cloud';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
@@ -37,6 +42,20 @@ import { silentLogger, testConfig } from '../helpers/runtime';
 
 export const JIRA_ADMIN = { email: 'admin@example.com', apiToken: 'jira-token' };
 export const ORG_API_KEY = 'org-api-key';
+/** Credentials of the other target kinds' fakes (addEveryTargetKind). */
+export const CONFLUENCE_ADMIN = { email: 'admin@example.com', apiToken: 'confluence-token' };
+export const BITBUCKET_CLOUD = { workspace: 'acme', username: 'admin@example.com', apiToken: 'bb-token' };
+export const DC_TOKENS = { bitbucketDc: 'bbdc-pat', jiraDc: 'jira-dc-pat', confluenceDc: 'confluence-dc-pat' };
+
+/** The fakes and target ids of the five kinds a scenario adds beside Jira Cloud and the org. */
+export interface OtherKinds {
+  confluenceCloud: FakeConfluenceCloud;
+  bitbucketCloud: FakeBitbucketCloud;
+  bitbucketDc: FakeBitbucketDc;
+  jiraDc: FakeJiraDc;
+  confluenceDc: FakeConfluenceDc;
+  targetIds: Record<'confluence-cloud' | 'bitbucket-cloud' | 'bitbucket-dc' | 'jira-dc' | 'confluence-dc', string>;
+}
 export const SCIM_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const SCIM_ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 export const SCIM_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -102,6 +121,8 @@ export class E2eHarness {
   private readonly extraInstances: JobsService[] = [];
   /** The current jobs instance was stopped, or runs with test-specific options: the next scenario starts a plain one. */
   private jobsDirty = false;
+  /** Fakes started by addEveryTargetKind, stopped with the scenario. */
+  private otherFakes: Array<{ stop(): Promise<void> }> = [];
 
   private constructor(
     readonly t: TestDatabase,
@@ -158,6 +179,7 @@ export class E2eHarness {
     await this.t.truncate();
     await this.jira?.stop();
     await this.org?.stop();
+    await this.stopOtherFakes();
     this.accountEmails.clear();
     this.groupNames.clear();
 
@@ -203,6 +225,66 @@ export class E2eHarness {
     });
     this.jiraTargetId = jira.id;
     if (options.settings) await this.saveSettings(options.settings);
+  }
+
+  /**
+   * Adds the five other target kinds to the scenario, each against its own fake on loopback: Confluence Cloud on
+   * a site of its own (so it is written directly, with the org as its lifecycle when the scenario has one),
+   * Bitbucket Cloud, Bitbucket DC, Jira DC and Confluence DC. With the scenario's Jira Cloud and org, all seven.
+   */
+  async addEveryTargetKind(): Promise<OtherKinds> {
+    const confluenceCloud = new FakeConfluenceCloud({ credentials: { [CONFLUENCE_ADMIN.email]: CONFLUENCE_ADMIN.apiToken } });
+    const bitbucketCloud = new FakeBitbucketCloud(BITBUCKET_CLOUD.workspace, { [BITBUCKET_CLOUD.username]: BITBUCKET_CLOUD.apiToken });
+    const bitbucketDc = new FakeBitbucketDc({ [DC_TOKENS.bitbucketDc]: 'admin' });
+    const jiraDc = new FakeJiraDc({ tokens: { [DC_TOKENS.jiraDc]: 'admin' } });
+    const confluenceDc = new FakeConfluenceDc({ tokens: { [DC_TOKENS.confluenceDc]: 'admin' } });
+    const fakes = [confluenceCloud, bitbucketCloud, bitbucketDc, jiraDc, confluenceDc];
+    for (const fake of fakes) {
+      await fake.start();
+      this.otherFakes.push(fake);
+    }
+    // The organization manages the accounts of both sites: it finds Confluence's too, and its changes show there.
+    const jiraAccount = this.org.accountSource;
+    this.org.accountSource = (accountId) => {
+      const user = confluenceCloud.users.get(accountId);
+      return jiraAccount?.(accountId) ?? (user ? { email: user.email, name: user.displayName, active: true } : undefined);
+    };
+    const jiraChanged = this.org.onAccountChanged;
+    this.org.onAccountChanged = (user) => {
+      jiraChanged?.(user);
+      const account = confluenceCloud.users.get(user.accountId);
+      if (account) {
+        account.email = user.email;
+        account.displayName = user.name;
+      }
+    };
+    const create = async (input: Parameters<TargetStore['create']>[1]) => (await this.targets.create(this.tenantId, input)).id;
+    const targetIds = {
+      'confluence-cloud': await create({
+        kind: 'confluence-cloud',
+        name: 'Confluence',
+        baseUrl: confluenceCloud.baseUrl,
+        settings: this.orgTargetId ? { orgTargetId: this.orgTargetId } : {},
+        credentials: CONFLUENCE_ADMIN,
+      }),
+      'bitbucket-cloud': await create({
+        kind: 'bitbucket-cloud',
+        name: 'Bitbucket',
+        baseUrl: bitbucketCloud.baseUrl,
+        settings: { workspace: BITBUCKET_CLOUD.workspace },
+        credentials: { username: BITBUCKET_CLOUD.username, apiToken: BITBUCKET_CLOUD.apiToken },
+      }),
+      'bitbucket-dc': await create({ kind: 'bitbucket-dc', name: 'Bitbucket DC', baseUrl: bitbucketDc.baseUrl, credentials: { token: DC_TOKENS.bitbucketDc } }),
+      'jira-dc': await create({ kind: 'jira-dc', name: 'Jira DC', baseUrl: jiraDc.baseUrl, credentials: { token: DC_TOKENS.jiraDc } }),
+      'confluence-dc': await create({ kind: 'confluence-dc', name: 'Confluence DC', baseUrl: confluenceDc.baseUrl, credentials: { token: DC_TOKENS.confluenceDc } }),
+    };
+    return { confluenceCloud, bitbucketCloud, bitbucketDc, jiraDc, confluenceDc, targetIds };
+  }
+
+  private async stopOtherFakes(): Promise<void> {
+    const fakes = this.otherFakes;
+    this.otherFakes = [];
+    for (const fake of fakes) await fake.stop();
   }
 
   async saveSettings(settings: NonNullable<ScenarioOptions['settings']>): Promise<void> {
@@ -468,6 +550,7 @@ export class E2eHarness {
     });
     await this.jira?.stop();
     await this.org?.stop();
+    await this.stopOtherFakes();
     await this.t.destroy();
   }
 }

@@ -4,7 +4,10 @@ import { FakeServer, basicAuth, fakeId, intParam, type FakeResponse } from './fa
 /**
  * A stateful fake of Confluence Cloud REST v1 groups and users (site admin email + API token):
  * groups and members at most 200 a page (400 above, as documented), `{results, start, limit, size, _links}`
- * pages, removal of a non-member answering 204.
+ * pages, removal of a non-member answering 204. The user search (`GET /search/user`) behaves as the real one:
+ * it reaches only the first 10,000 matches (CONFCLOUD-77954: nothing comes back past 10K) and, unless
+ * `sitePermissionTypeFilter=all` (or `externalCollaborator`), returns licensed users only, no guests.
+ * Groups are found by name through `GET /group/picker`; the deprecated `GET /group/by-name` is not served.
  */
 
 export interface FakeConfluenceUser {
@@ -12,6 +15,8 @@ export interface FakeConfluenceUser {
   email: string;
   displayName: string;
   accountType: 'atlassian' | 'app';
+  /** Guests (external collaborators) are left out of the user search unless asked for. */
+  guest: boolean;
 }
 
 export interface FakeConfluenceGroup {
@@ -27,6 +32,8 @@ export class FakeConfluenceCloud {
   readonly users = new Map<string, FakeConfluenceUser>();
   readonly groups = new Map<string, FakeConfluenceGroup>();
   private readonly principals = new Map<string, string>();
+  /** Matches the user search can reach, whatever start says. */
+  searchWindow = 10_000;
 
   constructor(options: { credentials?: Record<string, string> } = {}) {
     const credentials = options.credentials ?? { 'admin@example.com': 'confluence-token' };
@@ -47,8 +54,14 @@ export class FakeConfluenceCloud {
     return this.server.stop();
   }
 
-  addUser(input: { email: string; displayName?: string; accountType?: FakeConfluenceUser['accountType'] }): FakeConfluenceUser {
-    const user: FakeConfluenceUser = { accountId: `5b10ac8d${fakeId('')}`, email: input.email, displayName: input.displayName ?? input.email, accountType: input.accountType ?? 'atlassian' };
+  addUser(input: { email: string; displayName?: string; accountType?: FakeConfluenceUser['accountType']; guest?: boolean }): FakeConfluenceUser {
+    const user: FakeConfluenceUser = {
+      accountId: `5b10ac8d${fakeId('')}`,
+      email: input.email,
+      displayName: input.displayName ?? input.email,
+      accountType: input.accountType ?? 'atlassian',
+      guest: input.guest ?? false,
+    };
     this.users.set(user.accountId, user);
     return user;
   }
@@ -86,7 +99,16 @@ export class FakeConfluenceCloud {
     });
     s.route('GET', `${base}/search/user`, (r) => {
       if (r.query.get('cql') !== 'type=user') return error(400, 'cql is required');
-      return paged(r.query, [...this.users.values()].map((u) => ({ user: userJson(u) })), `${base}/search/user`);
+      const filter = r.query.get('sitePermissionTypeFilter') ?? 'none';
+      if (!['none', 'externalCollaborator', 'all'].includes(filter)) return error(400, `Invalid sitePermissionTypeFilter: ${filter}`);
+      const matches = [...this.users.values()].filter((u) => (filter === 'all' ? true : filter === 'externalCollaborator' ? u.guest : !u.guest));
+      const start = Number(r.query.get('start') ?? 0);
+      // Past the window the search answers an empty page with no next link, as the real one does.
+      if (start >= this.searchWindow) return { status: 200, body: { results: [], start, limit: Number(r.query.get('limit') ?? 25), size: 0, totalSize: this.searchWindow, _links: { base: this.baseUrl } } };
+      const reachable = matches.slice(0, this.searchWindow).map((u) => ({ user: userJson(u), entityType: 'user' }));
+      const response = paged(r.query, reachable, `${base}/search/user`);
+      (response.body as Record<string, unknown>).totalSize = Math.min(matches.length, this.searchWindow);
+      return response;
     });
     s.route('GET', `${base}/user/memberof`, (r) => {
       const accountId = r.query.get('accountId') ?? '';
@@ -94,8 +116,13 @@ export class FakeConfluenceCloud {
       return paged(r.query, [...this.groups.values()].filter((g) => g.members.has(accountId)).map(groupJson), `${base}/user/memberof`);
     });
     s.route('GET', `${base}/group`, (r) => paged(r.query, [...this.groups.values()].map(groupJson), `${base}/group`));
-    s.route('GET', `${base}/group/by-name`, (r) => {
-      const group = this.groupByName(r.query.get('name') ?? '');
+    s.route('GET', `${base}/group/picker`, (r) => {
+      const query = (r.query.get('query') ?? '').toLowerCase();
+      if (!query) return error(400, 'query is required');
+      return paged(r.query, [...this.groups.values()].filter((g) => g.name.toLowerCase().includes(query)).map(groupJson), `${base}/group/picker`);
+    });
+    s.route('GET', `${base}/group/by-id`, (r) => {
+      const group = this.groups.get(r.query.get('id') ?? '');
       return group ? { status: 200, body: groupJson(group) } : error(404, 'Group not found');
     });
     s.route('POST', `${base}/group`, (r) => {

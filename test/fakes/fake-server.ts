@@ -92,6 +92,17 @@ export function bearerAuth(tokens: Record<string, string>): AuthCheck {
   };
 }
 
+/** Accepts any of the given checks (Data Center takes a personal access token or HTTP Basic on the same API). */
+export function anyAuth(...checks: AuthCheck[]): AuthCheck {
+  return (authorization) => {
+    for (const check of checks) {
+      const principal = check(authorization);
+      if (principal !== null) return principal;
+    }
+    return null;
+  };
+}
+
 interface Route {
   method: string;
   template: string;
