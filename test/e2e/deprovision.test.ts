@@ -37,18 +37,18 @@ describe('deactivate (PATCH active "False")', () => {
 
     await h.patch('Users', ann, disable);
     await h.settle();
-    expect(h.orgWrites()).toEqual(['org-disable ann@corp.example']);
+    expect(h.orgWrites()).toEqual(['org-suspend ann@corp.example']);
     expect(h.jiraWrites()).toEqual([]);
-    expect(h.org.users.get(account.accountId)!.status).toBe('inactive');
-    expect(h.jira.users.get(account.accountId)!.active).toBe(false);
+    expect(h.org.users.get(account.accountId)).toMatchObject({ status: 'active', membership: 'suspended' }); // app access only
+    expect(h.jira.productAccess(account.accountId)).toEqual([]);
     expect(h.jira.groupByName('staff')!.members.has(account.accountId)).toBe(true);
     await fullRunWritesNothing();
 
     await h.patch('Users', ann, [{ op: 'Replace', path: 'active', value: 'True' }]);
     await h.settle();
-    expect(h.orgWrites()).toEqual(['org-enable ann@corp.example']);
+    expect(h.orgWrites()).toEqual(['org-restore ann@corp.example']);
     expect(h.jiraWrites()).toEqual([]);
-    expect(h.jira.users.get(account.accountId)!.active).toBe(true);
+    expect(h.jira.productAccess(account.accountId)).toEqual(['jira-software']);
   });
 
   it('without an org target, fallback remove-groups: out of the managed and product-access groups only', async () => {
@@ -103,9 +103,9 @@ describe('delete (DELETE /Users/{id})', () => {
 
     await h.deleteUser(ann);
     await h.settle();
-    expect(h.orgWrites()).toEqual(['org-disable ann@corp.example']);
+    expect(h.orgWrites()).toEqual(['org-suspend ann@corp.example']);
     expect(h.jiraWrites()).toEqual([]);
-    expect(h.jira.userByEmail('ann@corp.example')!.active).toBe(false);
+    expect(h.jira.productAccess(h.jira.userByEmail('ann@corp.example')!.accountId)).toEqual([]);
     await fullRunWritesNothing();
   });
 
@@ -133,7 +133,7 @@ describe('delete (DELETE /Users/{id})', () => {
     h.clearLogs();
     await h.deleteUser(ann);
     await h.settle();
-    expect(h.orgWrites()).toEqual(['org-disable ann@corp.example']);
+    expect(h.orgWrites()).toEqual(['org-suspend ann@corp.example']);
     expect(h.jiraWrites()).toEqual([]);
   });
 
@@ -176,12 +176,12 @@ describe('lead reassignment', () => {
     // The two lead moves run side by side; both come before the deactivation.
     const writes = h.allWrites();
     expect(writes.slice(0, 2).sort()).toEqual([`component-lead ${seeded.backend} ben@corp.example`, `project-lead PRJ ${JIRA_ADMIN.email}`]);
-    expect(writes.slice(2)).toEqual(['org-disable ann@corp.example']);
+    expect(writes.slice(2)).toEqual(['org-suspend ann@corp.example']);
     expect(h.jira.projects.get('PRJ')!.leadAccountId).toBe(seeded.adminAccount);
     expect(h.jira.projects.get('OPS')!.leadAccountId).toBe(seeded.adminAccount);
     expect(h.jira.components.get(seeded.backend)!.leadAccountId).toBe(seeded.benAccount);
     expect(h.jira.components.get(seeded.frontend)!.leadAccountId).toBe(seeded.benAccount);
-    expect(h.jira.users.get(seeded.annAccount)!.active).toBe(false);
+    expect(h.jira.productAccess(seeded.annAccount)).toEqual([]);
     await fullRunWritesNothing();
   });
 

@@ -18,6 +18,8 @@ import { saveSettings, type SyncSettingsInput } from '../../src/sync/settings';
 import type { TargetDependencies } from '../../src/targets/factory';
 import { TargetStore } from '../../src/targets/store';
 import { FakeAtlassianOrg } from '../fakes/fake-atlassian-org';
+import { FakeBitbucketCloud } from '../fakes/fake-bitbucket-cloud';
+import { FakeConfluenceCloud } from '../fakes/fake-confluence-cloud';
 import type { LoggedRequest } from '../fakes/fake-server';
 import { FakeJiraCloud } from '../fakes/fake-jira-cloud';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
@@ -37,6 +39,8 @@ import { silentLogger, testConfig } from '../helpers/runtime';
 
 export const JIRA_ADMIN = { email: 'admin@example.com', apiToken: 'jira-token' };
 export const ORG_API_KEY = 'org-api-key';
+export const CONFLUENCE_ADMIN = { email: 'admin@example.com', apiToken: 'confluence-token' };
+export const BITBUCKET_ADMIN = { username: 'admin@example.com', apiToken: 'bb-token' };
 export const SCIM_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const SCIM_ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 export const SCIM_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -73,6 +77,13 @@ export interface ScenarioOptions {
   /** Sync settings (user/group/safety); saved through saveSettings like the admin page does. */
   settings?: SyncSettingsInput | Omit<SyncSettingsInput, 'schemaVersion'>;
   provider?: 'entra' | 'okta' | 'miniorange' | 'generic';
+  /**
+   * Also a Confluence Cloud target: on the Jira site itself (written through Jira, as Atlassian sites share
+   * users and groups) or on a site of its own (a separate fake, synced as a target of its own).
+   */
+  confluence?: 'same-site' | 'own-site';
+  /** Also a Bitbucket Cloud workspace target. */
+  bitbucket?: boolean;
 }
 
 export interface SettleOptions {
@@ -87,6 +98,11 @@ export type WriteLine = string;
 export class E2eHarness {
   jira!: FakeJiraCloud;
   org!: FakeAtlassianOrg;
+  /** Set when the scenario has a Confluence site of its own / a Bitbucket workspace. */
+  confluence: FakeConfluenceCloud | null = null;
+  bitbucket: FakeBitbucketCloud | null = null;
+  confluenceTargetId: string | null = null;
+  bitbucketTargetId: string | null = null;
   tenantId = '';
   connectionId = '';
   token = '';
@@ -158,6 +174,12 @@ export class E2eHarness {
     await this.t.truncate();
     await this.jira?.stop();
     await this.org?.stop();
+    await this.confluence?.stop();
+    await this.bitbucket?.stop();
+    this.confluence = null;
+    this.bitbucket = null;
+    this.confluenceTargetId = null;
+    this.bitbucketTargetId = null;
     this.accountEmails.clear();
     this.groupNames.clear();
 
@@ -169,7 +191,12 @@ export class E2eHarness {
       return user ? { email: user.emailAddress, name: user.displayName, active: user.active } : undefined;
     };
     this.org.onAccountChanged = (user) =>
-      this.jira.updateAccount(user.accountId, { emailAddress: user.email, displayName: user.name, active: user.status === 'active' });
+      this.jira.updateAccount(user.accountId, {
+        emailAddress: user.email,
+        displayName: user.name,
+        active: user.status === 'active',
+        suspended: user.membership === 'suspended',
+      });
     await this.jira.start();
     await this.org.start();
 
@@ -202,6 +229,33 @@ export class E2eHarness {
       credentials: JIRA_ADMIN,
     });
     this.jiraTargetId = jira.id;
+    if (options.confluence) {
+      if (options.confluence === 'own-site') {
+        this.confluence = new FakeConfluenceCloud({ credentials: { [CONFLUENCE_ADMIN.email]: CONFLUENCE_ADMIN.apiToken } });
+        await this.confluence.start();
+      }
+      const confluence = await this.targets.create(this.tenantId, {
+        kind: 'confluence-cloud',
+        name: 'Confluence',
+        // Same site: Jira's origin, so the store points it at the Jira target and the engine writes through Jira.
+        baseUrl: `${this.confluence ? this.confluence.baseUrl : this.jira.baseUrl}/wiki`,
+        settings: {},
+        credentials: this.confluence ? CONFLUENCE_ADMIN : JIRA_ADMIN,
+      });
+      this.confluenceTargetId = confluence.id;
+    }
+    if (options.bitbucket) {
+      this.bitbucket = new FakeBitbucketCloud('acme', { [BITBUCKET_ADMIN.username]: BITBUCKET_ADMIN.apiToken });
+      await this.bitbucket.start();
+      const bitbucket = await this.targets.create(this.tenantId, {
+        kind: 'bitbucket-cloud',
+        name: 'Bitbucket',
+        baseUrl: this.bitbucket.baseUrl,
+        settings: { workspace: 'acme' },
+        credentials: BITBUCKET_ADMIN,
+      });
+      this.bitbucketTargetId = bitbucket.id;
+    }
     if (options.settings) await this.saveSettings(options.settings);
   }
 
@@ -456,6 +510,9 @@ export class E2eHarness {
     if (accountId && entry.path.endsWith('/lifecycle/disable')) return `org-disable ${this.who(decodeURIComponent(accountId))}`;
     if (accountId && entry.path.endsWith('/lifecycle/enable')) return `org-enable ${this.who(decodeURIComponent(accountId))}`;
     if (accountId && entry.method === 'PATCH') return `org-profile ${this.who(decodeURIComponent(accountId))} ${JSON.stringify(entry.body)}`;
+    if (accountId && entry.method === 'PUT' && entry.path.endsWith('/manage/email')) return `org-email ${this.who(decodeURIComponent(accountId))} ${JSON.stringify(entry.body)}`;
+    const directoryUser = /\/directories\/[^/]+\/users\/([^/]+)\/(suspend|restore)$/.exec(entry.path);
+    if (directoryUser) return `org-${directoryUser[2]} ${this.who(decodeURIComponent(directoryUser[1]!))}`;
     return `org ${entry.method} ${entry.path}`;
   }
 
@@ -468,6 +525,8 @@ export class E2eHarness {
     });
     await this.jira?.stop();
     await this.org?.stop();
+    await this.confluence?.stop();
+    await this.bitbucket?.stop();
     await this.t.destroy();
   }
 }

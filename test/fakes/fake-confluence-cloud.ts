@@ -47,8 +47,8 @@ export class FakeConfluenceCloud {
     return this.server.stop();
   }
 
-  addUser(input: { email: string; displayName?: string; accountType?: FakeConfluenceUser['accountType'] }): FakeConfluenceUser {
-    const user: FakeConfluenceUser = { accountId: `5b10ac8d${fakeId('')}`, email: input.email, displayName: input.displayName ?? input.email, accountType: input.accountType ?? 'atlassian' };
+  addUser(input: { email: string; displayName?: string; accountType?: FakeConfluenceUser['accountType']; accountId?: string }): FakeConfluenceUser {
+    const user: FakeConfluenceUser = { accountId: input.accountId ?? `5b10ac8d${fakeId('')}`, email: input.email, displayName: input.displayName ?? input.email, accountType: input.accountType ?? 'atlassian' };
     this.users.set(user.accountId, user);
     return user;
   }
