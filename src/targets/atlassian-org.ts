@@ -55,6 +55,7 @@ export class AtlassianOrgTarget implements Target, AccountLifecycle {
   readonly capabilities = capabilitiesOf('atlassian-org');
   readonly http: HttpClient;
   private directoryId: string | undefined;
+  private directoryLookup: Promise<string> | undefined;
 
   constructor(private readonly options: AtlassianOrgOptions) {
     const { apiKey, ...http } = options.http;
@@ -248,9 +249,17 @@ export class AtlassianOrgTarget implements Target, AccountLifecycle {
     });
   }
 
-  /** The configured directory, or the org's first one (looked up once). */
-  private async directory(): Promise<string> {
-    if (this.directoryId) return this.directoryId;
+  /** The configured directory, or the org's first one (looked up once, even by concurrent calls). */
+  private directory(): Promise<string> {
+    if (this.directoryId) return Promise.resolve(this.directoryId);
+    this.directoryLookup ??= this.lookUpDirectory().catch((error: unknown) => {
+      this.directoryLookup = undefined; // a failed lookup is tried again by the next call
+      throw error;
+    });
+    return this.directoryLookup;
+  }
+
+  private async lookUpDirectory(): Promise<string> {
     const { body } = await this.http.json(
       { method: 'GET', path: '/admin/v2/orgs/{orgId}/directories', params: { orgId: this.options.orgId } },
       cursorPage(z.object({ directoryId: z.string().optional(), id: z.string().optional(), name: z.string().optional() })),
