@@ -335,8 +335,10 @@ export function plan(input: PlanInput): TargetPlan {
         ops.push({ key: `${t}|delete-user|${userId}`, targetId: t, executeOn: t, step: 'deprovision-users', dependsOn: [], kind: 'delete-user', userId, accountId: account.accountId, reason: 'remove-from-site' });
         if (!already) warnServed(userId, who);
       } else if (settings.user.deactivateFallback === 'remove-groups' && caps.manageMembership) {
-        if (target.accessGroupsReadable && !actual.accessGroups) needsAccessGroups = true;
-        if (!fullyKnown(account.accountId)) needsAccounts.add(account.accountId);
+        // An account deprovisioned earlier only loses memberships the ordinary read sees again (re-added to a managed
+        // group): reading every such account's groups on every full run would cost a call per former user.
+        if (!already && target.accessGroupsReadable && !actual.accessGroups) needsAccessGroups = true;
+        if (!already && !fullyKnown(account.accountId)) needsAccounts.add(account.accountId);
         const removable = new Set([...managedGroups, ...desired.productAccessGroups, ...desired.newUserGroups, ...accessKeys]);
         const removals: SyncOp[] = [];
         for (const groupId of [...(actual.memberOf.get(account.accountId) ?? [])].sort()) {

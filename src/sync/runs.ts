@@ -471,7 +471,14 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     if (result.needsLeads || result.needsAccess) {
       const actual: ActualState = { ...read.actual };
       if (result.needsLeads) actual.leads = await readLeads(target);
-      if (result.needsAccess?.accessGroups && target.listAccessGroups) actual.accessGroups = await target.listAccessGroups();
+      if (result.needsAccess?.accessGroups && target.listAccessGroups) {
+        try {
+          actual.accessGroups = await target.listAccessGroups();
+        } catch (error) {
+          // Without them the groups are still removed; the plan then warns that access may remain.
+          logger?.warn({ runId: run.runId, targetId, err: describeError(error) }, 'could not read the groups that grant product access');
+        }
+      }
       const accounts = result.needsAccess?.accounts ?? [];
       if (accounts.length > 0) {
         const memberOf = new Map(actual.memberOf);

@@ -359,6 +359,8 @@ describe('plan: deprovisioning removes access, never silently, and reactivation 
     });
     expect(run(world).ops).toEqual([]);
     expect(run(world).warnings).toEqual([]);
+    // Nor are its groups read again on every full run (one call per former user).
+    expect(run({ ...world, kind: 'jira-cloud', accessGroupsReadable: true }).needsAccess).toBeNull();
   });
 
   it('reactivation adds back exactly the groups removed, then records the restore', () => {
