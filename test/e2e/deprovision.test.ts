@@ -1,3 +1,4 @@
+import { exportRunOpsCsv, listRuns } from '../../src/sync/history';
 import { E2eHarness, JIRA_ADMIN, type ScenarioOptions } from './harness';
 
 /**
@@ -292,6 +293,12 @@ describe('deactivate and reactivate by SCIM, per target kind: no access left (or
     if (row.warns) {
       expect(deactivation.status).toBe('succeeded_with_warnings');
       expect(warnings).toEqual([expect.stringMatching(row.warns)]);
+      // The history filter finds it, and its CSV export carries the warning.
+      const filtered = await listRuns(h.db, { tenantId: h.tenantId, status: 'succeeded_with_warnings' });
+      expect(filtered.runs.map((r) => r.id)).toEqual([deactivation.id]);
+      let csv = '';
+      for await (const line of exportRunOpsCsv(h.db, h.tenantId, deactivation.id)) csv += line;
+      expect(csv).toMatch(/,warning,,warning,,,,bob@corp\.example,"?bob@corp\.example keeps /);
     } else {
       expect(deactivation.status).toBe('succeeded');
       expect(warnings).toEqual([]);

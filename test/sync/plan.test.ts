@@ -378,6 +378,21 @@ describe('plan: deprovisioning removes access, never silently, and reactivation 
     expect(result.ops.at(-1)!.dependsOn).toEqual(['t1|add-member|devs|bob', 't1|add-member|jira-software-users|bob']);
   });
 
+  it('Data Center deactivates with its own API (recorded as deactivated) and reactivation activates it again', () => {
+    const deactivation = run({ kind: 'jira-dc', users: [{ id: 'bob', active: false }], accounts: accounts('bob'), links: linked('bob') });
+    expect(deactivation.ops).toEqual([expect.objectContaining({ kind: 'deactivate-user', executeOn: 't1', method: 'deactivated' })]);
+    expect(deactivation.warnings).toEqual([]);
+    expect(
+      ops({
+        kind: 'confluence-dc',
+        users: [{ id: 'bob' }],
+        accounts: [{ accountId: 'bob', active: false }],
+        links: linked('bob').map((l) => ({ ...l, state: 'deactivated' as const })),
+        deprovisioned: [{ directoryUserId: 'bob', accountId: 'bob', method: 'deactivated', removedGroups: [] }],
+      }),
+    ).toEqual(['reactivate-user bob']);
+  });
+
   it('reactivation of a suspended account restores it through the org (its Jira account never looked inactive)', () => {
     expect(
       ops({
