@@ -450,7 +450,11 @@ export function plan(input: PlanInput): TargetPlan {
       for (const group of record.removedGroups) restoreKeys.set(groupKey(group.name), group);
     } else if (account && (record || !account.active || link?.state === 'deactivated')) {
       const executeOn = lifecycle('reactivateUser');
-      if (executeOn) {
+      // The org's restore gives back suspended app access; it cannot re-enable an Atlassian account that is
+      // deactivated itself (not by this sync), and planning it would repeat on every run.
+      if (executeOn && executeOn !== t && !record && link?.state !== 'deactivated') {
+        note('account-deactivated-not-suspended', userId);
+      } else if (executeOn) {
         ops.push({ key: `${t}|reactivate-user|${userId}`, targetId: t, executeOn, step: 'update-users', dependsOn: userOpKey ? [userOpKey] : [], kind: 'reactivate-user', userId, accountId: account.accountId });
       } else if (!account.active) note('reactivate-unsupported', userId);
       else ops.push({ key: `${t}|mark-restored|${userId}`, targetId: t, executeOn: t, step: 'deprovision-users', dependsOn: [], kind: 'mark-restored', userId, accountId: account.accountId });

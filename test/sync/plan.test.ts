@@ -404,6 +404,10 @@ describe('plan: deprovisioning removes access, never silently, and reactivation 
         deprovisioned: [{ directoryUserId: 'bob', accountId: 'bob', method: 'suspended', removedGroups: [] }],
       }),
     ).toEqual(['reactivate-user bob @org']);
+    // An Atlassian account deactivated outside this sync is not "restored" on every run: noted instead.
+    const disabled: World = { kind: 'jira-cloud', withOrg: true, users: [{ id: 'bob' }], accounts: [{ accountId: 'bob', active: false }], links: linked('bob') };
+    expect(ops(disabled)).toEqual([]);
+    expect(noteCodes(disabled)).toEqual(['account-deactivated-not-suspended']);
   });
 });
 
