@@ -8,6 +8,12 @@
  *     Reported: write calls vs the minimum (one per needed change), read calls, 429s, wall time vs the lower
  *     bound the rate limit and the concurrency allow, peak RSS and heap.
  *  2. A re-sync right after with nothing changed: zero writes expected; reads and wall time.
+ *  3. Deprovisioning `--deprovision` users (1,000 at full size) deactivated in the IdP, without an organization
+ *     target: each must leave every group that grants Jira access (the application role's group, which the
+ *     create with `jira-software` put them in) and every managed group, one call per membership and nothing
+ *     more; their reactivation adds back exactly those memberships. Then, with an organization target attached,
+ *     as many other users: one suspend call each. Reported per user and target: calls made vs the documented
+ *     minimum, and whether any product access is left.
  *
  * Everything runs in this process (the engine, its HTTP client, and the fake with its request log off).
  * Database: embedded PGlite in a temporary folder by default; DATABASE_URL = a Postgres server (a scratch
@@ -31,6 +37,7 @@ import { parseSettings } from '../src/sync/settings';
 import { limitsSchema } from '../src/targets/config';
 import { CallCounter, type CallCounts } from '../src/targets/http';
 import { TargetStore } from '../src/targets/store';
+import { FakeAtlassianOrg } from '../test/fakes/fake-atlassian-org';
 import { FakeJiraCloud } from '../test/fakes/fake-jira-cloud';
 import { createPostgresDatabase } from '../test/helpers/database';
 
@@ -57,6 +64,8 @@ const size = {
 // Every user is in the same number of distinct groups (5 at full size), so each group has users × k / groups members.
 const groupsPerUser = Math.min(size.groups, Math.max(1, Math.round(FULL.memberships / FULL.users)));
 const memberships = size.users * groupsPerUser;
+/** Users deprovisioned in each of phase 3's measurements (and reactivated, without an org). */
+const deprovisionCount = Math.min(Math.floor(size.users / 2), Math.max(1, Math.round(flag('deprovision', 1000) * scale)));
 
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -148,9 +157,10 @@ interface PhaseReport {
   peakHeapUsedMB: number;
 }
 
-async function measureRun(run: () => Promise<RunResult>, counter: CallCounter, fake: FakeJiraCloud): Promise<PhaseReport> {
+async function measureRun(run: () => Promise<RunResult>, counter: CallCounter, fake: FakeJiraCloud, others: FakeAtlassianOrg[] = []): Promise<PhaseReport> {
   counter.reset();
   fake.server.clearLog();
+  for (const other of others) other.server.counts.throttled = 0;
   global.gc?.();
   const memory = new MemorySampler();
   memory.start();
@@ -162,8 +172,9 @@ async function measureRun(run: () => Promise<RunResult>, counter: CallCounter, f
   const throttled = counts.readsThrottled + counts.writesThrottled;
   const callsByOperation: Record<string, number> = {};
   for (const [operation, count] of Object.entries(counts.byOperation)) callsByOperation[operation] = count.calls - count.throttled;
-  if (fake.server.counts.throttled !== throttled) {
-    throw new Error(`the client counted ${throttled} throttled calls, the fake answered ${fake.server.counts.throttled} with 429`);
+  const answered429 = fake.server.counts.throttled + others.reduce((n, o) => n + o.server.counts.throttled, 0);
+  if (answered429 !== throttled) {
+    throw new Error(`the client counted ${throttled} throttled calls, the fakes answered ${answered429} with 429`);
   }
   return {
     status: result.status,
@@ -189,6 +200,7 @@ async function main(): Promise<void> {
   configureEgress(loadConfig({ NODE_ENV: 'test', EGRESS_ALLOW: '127.0.0.1' }).egress);
   const { db, cleanup } = await openScratchDatabase();
   const fake = new FakeJiraCloud({ credentials: { 'bench-admin@example.com': 'bench-token' } });
+  const org = new FakeAtlassianOrg({ apiKeys: { 'bench-org-key': 'org-admin' } });
   try {
     await migrate(db);
     const secrets = SecretBox.fromKeyList(`bench:${Buffer.alloc(32, 7).toString('base64')}`);
@@ -198,7 +210,14 @@ async function main(): Promise<void> {
       name: 'bench',
       provider: 'generic',
     });
-    const settings = parseSettings({ schemaVersion: 1, group: { mapping: 'on-the-fly' } });
+    // Accounts get Jira Software on create (Jira puts them in jira-software-users); the safety threshold is
+    // lifted so phase 3 deprovisions its users without a confirmation.
+    const settings = parseSettings({
+      schemaVersion: 1,
+      user: { productsOnCreate: ['jira-software'] },
+      group: { mapping: 'on-the-fly' },
+      safety: { deprovisionThresholdPercent: 100 },
+    });
     await db.query('UPDATE connections SET settings = $3 WHERE tenant_id = $1 AND id = $2', [tenant.id, connection.id, JSON.stringify(settings)]);
     const seedStarted = performance.now();
     await seedDirectory(db, connection.id);
@@ -209,7 +228,7 @@ async function main(): Promise<void> {
     await fake.start();
     fake.server.setRateLimit({ capacity: burst, refillPerSecond: ratePerSecond });
     const store = new TargetStore(db, secrets);
-    await store.create(tenant.id, {
+    const jiraTarget = await store.create(tenant.id, {
       kind: 'jira-cloud',
       name: 'bench jira',
       baseUrl: fake.baseUrl,
@@ -228,11 +247,100 @@ async function main(): Promise<void> {
     const initial = await measureRun(sync, counter, fake);
     const minimumWrites = size.users + size.groups + memberships;
     const initialCalls = initial.writeCalls + initial.readCalls;
-    const jiraState = { users: fake.users.size - 1, groups: fake.groups.size, memberships: fake.membershipCount() };
+    // The site's own jira-software-users (the application role's group) is not part of the directory.
+    const roleGroups = new Set([...fake.applicationRoles.values()].flatMap((r) => [...r.groups].map((g) => g.toLowerCase())));
+    const directoryGroups = () => [...fake.groups.values()].filter((g) => !roleGroups.has(g.name.toLowerCase()));
+    const jiraState = { users: fake.users.size - 1, groups: directoryGroups().length, memberships: directoryGroups().reduce((n, g) => n + g.members.size, 0) };
     const stateMatches = jiraState.users === size.users && jiraState.groups === size.groups && jiraState.memberships === memberships;
 
     const resync = await measureRun(sync, counter, fake);
     const resyncCalls = resync.writeCalls + resync.readCalls;
+
+    // 3. Deprovisioning. Users 1..N without an org (remove the groups), then reactivated; users N+1..2N with one.
+    const accountOf = (n: number) => fake.userByEmail(`user${n}@bench.example`)!.accountId;
+    const setActive = (from: number, to: number, active: boolean) =>
+      db.query(`UPDATE directory_users SET active = $4 WHERE connection_id = $1 AND user_name = ANY(SELECT 'user' || n || '@bench.example' FROM generate_series($2::int, $3::int) AS n)`, [
+        connection.id,
+        from,
+        to,
+        active,
+      ]);
+    const first = Array.from({ length: deprovisionCount }, (_, i) => accountOf(i + 1));
+    const membershipsOf = (accounts: string[]) => accounts.reduce((n, id) => n + [...fake.groups.values()].filter((g) => g.members.has(id)).length, 0);
+    // The documented minimum without a deactivate: one DELETE /group/user per group that grants access or is managed.
+    const minimumRemovals = membershipsOf(first);
+    await setActive(1, deprovisionCount, false);
+    const removeGroups = await measureRun(sync, counter, fake);
+    const accessLeft = first.filter((id) => fake.productAccess(id).length > 0).length;
+    const groupsLeft = membershipsOf(first);
+    await setActive(1, deprovisionCount, true);
+    const restore = await measureRun(sync, counter, fake);
+    const restored = membershipsOf(first);
+
+    await org.start();
+    org.server.logRequests = false;
+    org.server.latencyMs = latencyMs;
+    org.accountSource = (accountId) => {
+      const user = fake.users.get(accountId);
+      return user ? { email: user.emailAddress, name: user.displayName, active: user.active } : undefined;
+    };
+    org.onAccountChanged = (user) => fake.updateAccount(user.accountId, { suspended: user.membership === 'suspended' });
+    const orgTarget = await store.create(tenant.id, {
+      kind: 'atlassian-org',
+      name: 'bench org',
+      baseUrl: org.baseUrl,
+      settings: { orgId: org.orgId, limits: { concurrency } },
+      credentials: { apiKey: 'bench-org-key' },
+    });
+    await store.update(tenant.id, jiraTarget.id, { settings: { orgTargetId: orgTarget.id, limits: { concurrency } } });
+    // With an org the engine could also align display names; this measures deprovisioning alone.
+    const withoutUpdates = { ...settings, user: { ...settings.user, operations: { ...settings.user.operations, update: false } } };
+    await db.query('UPDATE connections SET settings = $3 WHERE tenant_id = $1 AND id = $2', [tenant.id, connection.id, JSON.stringify(withoutUpdates)]);
+    const second = Array.from({ length: deprovisionCount }, (_, i) => accountOf(deprovisionCount + i + 1));
+    await setActive(deprovisionCount + 1, 2 * deprovisionCount, false);
+    const suspend = await measureRun(sync, counter, fake, [org]);
+    const suspendedLeft = second.filter((id) => fake.productAccess(id).length > 0).length;
+    const suspendAgain = await measureRun(sync, counter, fake, [org]);
+
+    const deprovisioning = {
+      users: deprovisionCount,
+      withoutOrg: {
+        action: 'remove from every access-granting and managed group (DELETE /rest/api/3/group/user)',
+        ...removeGroups,
+        minimumWrites: minimumRemovals,
+        writesPerUser: round(removeGroups.writeCalls / deprovisionCount),
+        minimumWritesPerUser: round(minimumRemovals / deprovisionCount),
+        writesEqualMinimum: removeGroups.writeCalls === minimumRemovals,
+        usersWithAccessLeft: accessLeft,
+        membershipsLeft: groupsLeft,
+      },
+      reactivationWithoutOrg: {
+        action: 'add back exactly the removed groups (POST /rest/api/3/group/user)',
+        ...restore,
+        minimumWrites: minimumRemovals,
+        writesEqualMinimum: restore.writeCalls === minimumRemovals,
+        membershipsRestored: restored === minimumRemovals,
+      },
+      withOrg: {
+        action: 'suspend app access (POST /admin/v2/orgs/{orgId}/directories/{directoryId}/users/{accountId}/suspend)',
+        ...suspend,
+        minimumWrites: deprovisionCount,
+        writesPerUser: round(suspend.writeCalls / deprovisionCount),
+        minimumWritesPerUser: 1,
+        writesEqualMinimum: suspend.writeCalls === deprovisionCount,
+        usersWithAccessLeft: suspendedLeft,
+        noChangeResyncWrites: suspendAgain.writeCalls,
+      },
+    };
+    const deprovisioningOk =
+      deprovisioning.withoutOrg.writesEqualMinimum &&
+      accessLeft === 0 &&
+      groupsLeft === 0 &&
+      deprovisioning.reactivationWithoutOrg.writesEqualMinimum &&
+      deprovisioning.reactivationWithoutOrg.membershipsRestored &&
+      deprovisioning.withOrg.writesEqualMinimum &&
+      suspendedLeft === 0 &&
+      suspendAgain.writeCalls === 0;
 
     const initialBound = lowerBoundSeconds(initialCalls);
     const resyncBound = lowerBoundSeconds(resyncCalls);
@@ -260,13 +368,15 @@ async function main(): Promise<void> {
         lowerBoundSeconds: round(resyncBound),
         wallOverBound: round(resync.wallSeconds / resyncBound),
       },
+      deprovisioning,
       lowerBound: 'max(calls / rate, calls × latency / concurrency), calls = reads + writes the fake acted on',
       maxRssMB: mb(process.resourceUsage().maxRSS * 1024),
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    if (!report.initialSync.writesEqualMinimum || !stateMatches || !report.noChangeResync.zeroWrites) process.exitCode = 2;
+    if (!report.initialSync.writesEqualMinimum || !stateMatches || !report.noChangeResync.zeroWrites || !deprovisioningOk) process.exitCode = 2;
   } finally {
     await fake.stop();
+    await org.stop();
     await cleanup();
   }
 }

@@ -559,6 +559,7 @@
         fillDatalist($('#accounts-list'), body.accounts.map(function (a) { return { value: a.accountId, label: (a.userName || a.email || a.accountId) }; }));
       }).catch(function () {});
       preview();
+      renderDeprovisionPreview($('#deprovision-preview'), state.connectionId);
     }, function (out) {
       out.user.productsOnCreate = $all('[data-product]', box).filter(function (el) { return el.checked; }).map(function (el) { return el.value; });
       transformFrom(out, 'user.usernameTransform');
@@ -777,7 +778,7 @@
       $('#sync-progress').setAttribute('aria-valuenow', String(percent));
       var lozenge = $('#sync-state');
       lozenge.textContent = state;
-      lozenge.className = 'aui-lozenge ' + (state === 'succeeded' || state === 'done' ? 'aui-lozenge-success' : state === 'failed' || state === 'partial' ? 'aui-lozenge-error' : state === 'awaiting_confirmation' ? 'aui-lozenge-moved' : 'aui-lozenge-current');
+      lozenge.className = 'aui-lozenge ' + (state === 'succeeded' || state === 'done' ? 'aui-lozenge-success' : state === 'failed' || state === 'partial' ? 'aui-lozenge-error' : state === 'awaiting_confirmation' || state === 'succeeded_with_warnings' ? 'aui-lozenge-moved' : 'aui-lozenge-current');
       $('#sync-phase').textContent = phase ? PHASES[phase] || phase : '';
       $('#sync-counts').textContent = counts || '';
     }
@@ -912,7 +913,7 @@
           tbody.appendChild(h('tr', { 'data-run': run.id },
             h('td', {}, fmtDate(run.startedAt)), h('td', {}, run.connectionName || '—'),
             h('td', {}, run.trigger + (run.dryRun ? ' (dry run)' : '')),
-            h('td', {}, h('span', { class: 'aui-lozenge' + (run.status === 'succeeded' ? ' aui-lozenge-success' : run.status === 'failed' || run.status === 'partial' ? ' aui-lozenge-error' : '') }, run.status)),
+            h('td', {}, h('span', { class: 'aui-lozenge' + (run.status === 'succeeded' ? ' aui-lozenge-success' : run.status === 'failed' || run.status === 'partial' ? ' aui-lozenge-error' : run.status === 'succeeded_with_warnings' ? ' aui-lozenge-moved' : '') }, run.status === 'succeeded_with_warnings' ? 'succeeded with warnings' : run.status)),
             h('td', {}, run.opsTotal + ' (' + run.opsSucceeded + ' / ' + run.opsFailed + ' / ' + run.opsSkipped + ')'),
             h('td', {}, fmtDuration(run.durationMs)),
             h('td', {}, h('button', { type: 'button', class: 'aui-button aui-button-link', onclick: function () { openRun(run.id); } }, 'Open run'))));
@@ -938,6 +939,7 @@
           ['Changes', run.opsTotal + ' planned, ' + run.opsSucceeded + ' done, ' + run.opsFailed + ' failed, ' + run.opsSkipped + ' skipped'],
           ['Write calls', run.writeCalls], ['Duration', fmtDuration(run.durationMs)], ['Started by', run.actor || run.trigger], ['Error', run.error || '—']]
           .forEach(function (pair) { dl.appendChild(h('dt', {}, pair[0])); dl.appendChild(h('dd', {}, String(pair[1]))); });
+        renderRunWarnings(dl, run);
         panel.focus();
         return loadOps();
       }).catch(failed);
@@ -994,6 +996,36 @@
       list.forEach(function (c) { select.appendChild(h('option', { value: c.id }, c.name)); });
       return Promise.all([loadRuns(), loadAudit()]);
     });
+  }
+
+  /** A run that succeeded with warnings: who keeps access and why, under the run's summary. */
+  function renderRunWarnings(dl, run) {
+    var warnings = (run.summary && run.summary.warnings) || [];
+    if (!warnings.length) return;
+    var more = (run.summary.warningCount || warnings.length) - Math.min(warnings.length, 50);
+    dl.appendChild(h('dt', {}, 'Warnings'));
+    dl.appendChild(h('dd', {}, h('ul', { class: 'ugs-warnings' }, warnings.slice(0, 50).map(function (w) { return h('li', {}, w.message); }).reduce(function (ul, li) { ul.appendChild(li); return ul; }, document.createDocumentFragment())),
+      more > 0 ? ' … and ' + more + ' more (all in the CSV export).' : null));
+  }
+
+  /**
+   * User Sync page: what a deactivation in the IdP does on each current target, from
+   * GET /api/connections/{id}/deprovisioning. Self-contained: needs only a container element and the connection.
+   */
+  function renderDeprovisionPreview(container, connectionId) {
+    if (!container || !connectionId) return Promise.resolve();
+    container.textContent = 'Loading what a deactivation does…';
+    return api('GET', '/connections/' + connectionId + '/deprovisioning').then(function (body) {
+      container.textContent = '';
+      if (!body.onInactive.length) { container.appendChild(h('p', {}, 'No targets yet: add one on the Targets page.')); return; }
+      var list = h('ul', { class: 'ugs-deprovision-preview' });
+      body.onInactive.forEach(function (t) {
+        list.appendChild(h('li', { 'data-target-id': t.targetId, 'data-effect': t.effect },
+          h('strong', {}, t.name), ' (' + t.kind + '): ', t.sentence,
+          t.warning ? h('span', { class: 'aui-lozenge aui-lozenge-moved', title: t.warning }, 'access may remain') : null));
+      });
+      container.appendChild(list);
+    }).catch(function (error) { container.textContent = 'Could not load what a deactivation does: ' + error.message; });
   }
 
   var PAGES = { idps: initIdps, targets: initTargets, 'user-sync': initUserSync, 'group-sync': initGroupSync, schedule: initSchedule, synchronize: initSynchronize, history: initHistory };

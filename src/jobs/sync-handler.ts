@@ -53,6 +53,9 @@ export function createSyncJobHandler({ db, secrets, engine, logger }: SyncJobHan
     });
     // A run that fails as a whole throws (SyncRunError) and the queue retries the job. 'partial' (some
     // operations failed) is a finished run: its failures are in the history and the next run plans them again.
+    // 'succeeded_with_warnings' is finished too: retrying cannot take away access the products' APIs cannot;
+    // the warnings (who keeps access, and why) are on the run.
+    if (result.status === 'succeeded_with_warnings') log.warn({ runId: result.runId, warnings: result.warnings.length }, 'sync finished with warnings: some users keep access');
   };
 }
 

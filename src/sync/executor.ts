@@ -1,7 +1,7 @@
 import type { Database, Queryable } from '../db/database';
 import { redactText, type Logger } from '../logging/logger';
 import { TargetError, type Target } from '../targets/types';
-import { forgetCreatedGroups, recordCreatedGroups, setLinkStates, upsertLinks, type LinkWrite } from './links';
+import { forgetCreatedGroups, forgetDeprovisioned, recordCreatedGroups, saveDeprovisioned, setLinkStates, upsertLinks, type DeprovisionWrite, type LinkWrite } from './links';
 import { isTargetWrite, STEPS, type LinkRecord, type SyncOp } from './plan';
 import { mapConcurrent } from './reader';
 
@@ -68,6 +68,9 @@ interface DoneRecord {
   linkState?: { targetId: string; directoryUserId: string; state: LinkRecord['state'] };
   createdGroup?: { targetId: string; key: string; groupId: string; name: string };
   deletedGroup?: { targetId: string; key: string };
+  /** What this op took away (recorded, for reactivation) or gave back (the record is dropped). */
+  deprovisioned?: Omit<DeprovisionWrite, 'tenantId' | 'connectionId' | 'runId'>;
+  restored?: { targetId: string; directoryUserId: string };
 }
 
 type OpRecord = RunningRecord | DoneRecord;
@@ -165,6 +168,9 @@ async function flushRecords(ctx: ExecutorContext, records: OpRecord[]): Promise<
       await setLinkStates(client, ctx.connectionId, done.flatMap((d) => (d.linkState ? [d.linkState] : [])));
       await recordCreatedGroups(client, ctx.tenantId, ctx.connectionId, done.flatMap((d) => (d.createdGroup ? [d.createdGroup] : [])));
       await forgetCreatedGroups(client, ctx.connectionId, done.flatMap((d) => (d.deletedGroup ? [d.deletedGroup] : [])));
+      const base = { tenantId: ctx.tenantId, connectionId: ctx.connectionId, runId: ctx.runId };
+      await saveDeprovisioned(client, done.flatMap((d) => (d.deprovisioned ? [{ ...base, ...d.deprovisioned }] : [])));
+      await forgetDeprovisioned(client, ctx.connectionId, done.flatMap((d) => (d.restored ? [d.restored] : [])));
     }
     const count = (status: DoneRecord['status']) => done.filter((d) => d.status === status).length;
     await client.query(
@@ -227,6 +233,21 @@ export async function executePlan(ctx: ExecutorContext, stored: StoredOp[]): Pro
     const target = ctx.targets.get(op.executeOn);
     if (!target) return skip(item, `skipped: target ${op.executeOn} is not configured`);
 
+    // Records only, no target call: the deprovisioning or restore its dependencies (removals, re-adds) did.
+    if (op.kind === 'mark-deprovisioned' || op.kind === 'mark-restored') {
+      const restoring = op.kind === 'mark-restored';
+      return finish(item, {
+        status: 'succeeded',
+        error: null,
+        result: restoring ? null : { removedGroups: op.removedGroups.length },
+        writeCall: false,
+        linkState: { targetId: op.targetId, directoryUserId: op.userId, state: restoring ? 'active' : 'deactivated' },
+        ...(restoring
+          ? { restored: { targetId: op.targetId, directoryUserId: op.userId } }
+          : { deprovisioned: { targetId: op.targetId, directoryUserId: op.userId, accountId: op.accountId, method: 'groups-removed' as const, removedGroups: op.removedGroups } }),
+      });
+    }
+
     if (op.kind === 'link-user') {
       accountOf.set(`${op.targetId}|${op.userId}`, op.accountId);
       return finish(item, {
@@ -277,6 +298,7 @@ export async function executePlan(ctx: ExecutorContext, stored: StoredOp[]): Pro
         case 'reactivate-user':
           await target.reactivateUser(op.accountId);
           done.linkState = { targetId: op.targetId, directoryUserId: op.userId, state: 'active' };
+          done.restored = { targetId: op.targetId, directoryUserId: op.userId };
           break;
         case 'add-member':
           await target.addMember(groupId!, accountId!);
@@ -295,6 +317,7 @@ export async function executePlan(ctx: ExecutorContext, stored: StoredOp[]): Pro
         case 'deactivate-user':
           await target.deactivateUser(op.accountId);
           done.linkState = { targetId: op.targetId, directoryUserId: op.userId, state: 'deactivated' };
+          done.deprovisioned = { targetId: op.targetId, directoryUserId: op.userId, accountId: op.accountId, method: op.method ?? 'deactivated', removedGroups: [] };
           break;
         case 'delete-user':
           await target.deleteUser(op.accountId);

@@ -266,4 +266,12 @@ export async function* exportRunOpsCsv(db: Queryable, tenantId: string, runId: s
     if (nextAfterSeq === null) break;
     afterSeq = nextAfterSeq;
   }
+  // A run that succeeded with warnings: one 'warning' row per user who keeps access, with the reason.
+  const { rows } = await db.query<{ warnings: Array<{ targetId: string; user: string; message: string }> | null }>(
+    "SELECT summary->'warnings' AS warnings FROM sync_runs WHERE id = $1 AND tenant_id = $2",
+    [runId, tenantId],
+  );
+  for (const warning of rows[0]?.warnings ?? []) {
+    yield `${['', warning.targetId, 'warning', '', 'warning', '', '', '', warning.user, warning.message, ''].map(csvField).join(',')}\r\n`;
+  }
 }

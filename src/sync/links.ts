@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database';
-import type { CreatedGroup, LinkRecord } from './plan';
+import type { CreatedGroup, DeprovisionRecord, LinkRecord } from './plan';
 
 /**
  * links: which target account belongs to which directory user, and whether this connection manages it
@@ -136,5 +136,59 @@ export async function forgetCreatedGroups(
     `DELETE FROM sync_groups s USING unnest($2::text[], $3::text[]) AS g(target_id, group_key)
       WHERE s.connection_id = $1 AND s.target_id = g.target_id AND s.group_key = g.group_key`,
     [connectionId, groups.map((g) => g.targetId), groups.map((g) => g.key)],
+  );
+}
+
+/** What deprovisioning took from the connection's accounts on one target (all, or the given users'). */
+export async function readDeprovisioned(db: Queryable, connectionId: string, targetId: string, userIds?: string[]): Promise<DeprovisionRecord[]> {
+  if (userIds && userIds.length === 0) return [];
+  const { rows } = await db.query<{ directory_user_id: string; account_id: string; method: DeprovisionRecord['method']; removed_groups: DeprovisionRecord['removedGroups'] }>(
+    `SELECT directory_user_id, account_id, method, removed_groups FROM deprovisioned_access
+      WHERE connection_id = $1 AND target_id = $2 AND ($3::uuid[] IS NULL OR directory_user_id = ANY($3::uuid[]))
+      ORDER BY directory_user_id`,
+    [connectionId, targetId, userIds ?? null],
+  );
+  return rows.map((r) => ({ directoryUserId: r.directory_user_id, accountId: r.account_id, method: r.method, removedGroups: r.removed_groups ?? [] }));
+}
+
+export interface DeprovisionWrite extends DeprovisionRecord {
+  tenantId: string;
+  connectionId: string;
+  targetId: string;
+  runId: string;
+}
+
+/** Records (or adds to) what was taken away; removed groups accumulate until the access is restored. */
+export async function saveDeprovisioned(db: Queryable, records: DeprovisionWrite[]): Promise<void> {
+  if (records.length === 0) return;
+  await db.query(
+    `INSERT INTO deprovisioned_access (tenant_id, connection_id, target_id, directory_user_id, account_id, method, removed_groups, run_id)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::jsonb[], $8::uuid[])
+     ON CONFLICT (connection_id, target_id, directory_user_id) DO UPDATE SET
+       account_id = EXCLUDED.account_id,
+       method = EXCLUDED.method,
+       removed_groups = (SELECT COALESCE(jsonb_agg(DISTINCT g), '[]'::jsonb)
+                           FROM jsonb_array_elements(deprovisioned_access.removed_groups || EXCLUDED.removed_groups) AS g),
+       run_id = EXCLUDED.run_id`,
+    [
+      records.map((r) => r.tenantId),
+      records.map((r) => r.connectionId),
+      records.map((r) => r.targetId),
+      records.map((r) => r.directoryUserId),
+      records.map((r) => r.accountId),
+      records.map((r) => r.method),
+      records.map((r) => JSON.stringify(r.removedGroups)),
+      records.map((r) => r.runId),
+    ],
+  );
+}
+
+/** Access restored: nothing left to give back. */
+export async function forgetDeprovisioned(db: Queryable, connectionId: string, entries: Array<{ targetId: string; directoryUserId: string }>): Promise<void> {
+  if (entries.length === 0) return;
+  await db.query(
+    `DELETE FROM deprovisioned_access d USING unnest($2::text[], $3::uuid[]) AS e(target_id, directory_user_id)
+      WHERE d.connection_id = $1 AND d.target_id = e.target_id AND d.directory_user_id = e.directory_user_id`,
+    [connectionId, entries.map((e) => e.targetId), entries.map((e) => e.directoryUserId)],
   );
 }

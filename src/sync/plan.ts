@@ -1,4 +1,4 @@
-import type { AccountChanges, ComponentLead, NewAccount, ProjectLead, TargetAccount, TargetCapabilities, TargetGroup, TargetKind } from '../targets/types';
+import type { AccessGroup, AccountChanges, ComponentLead, NewAccount, ProjectLead, TargetAccount, TargetCapabilities, TargetGroup, TargetKind } from '../targets/types';
 import { groupKey, type DesiredAccount, type DesiredState } from './rules';
 import type { SyncSettings } from './settings';
 
@@ -41,13 +41,22 @@ export type SyncOp = OpBase &
     | { kind: 'link-user'; userId: string; accountId: string; origin: 'created' | 'adopted'; userName: string; email: string | null }
     | { kind: 'update-user'; userId: string; accountId: string; changes: AccountChanges }
     | { kind: 'reactivate-user'; userId: string; accountId: string }
-    | { kind: 'add-member'; userId: string; accountId: string | null; groupKey: string; groupName: string; groupId: string | null }
+    /** restore: gives back a membership that deprovisioning removed (the account is active in the IdP again). */
+    | { kind: 'add-member'; userId: string; accountId: string | null; groupKey: string; groupName: string; groupId: string | null; restore?: boolean }
     /** deprovision: taken out as the deactivate fallback 'remove-groups' (counts towards the safety threshold). */
     | { kind: 'remove-member'; userId: string; accountId: string; groupKey: string; groupName: string; groupId: string; deprovision?: boolean }
     | { kind: 'set-project-lead'; projectKey: string; fromAccountId: string; toAccountId: string }
     /** toAccountId '' clears the component's lead. */
     | { kind: 'set-component-lead'; componentId: string; projectKey: string; fromAccountId: string; toAccountId: string }
-    | { kind: 'deactivate-user'; userId: string; accountId: string; reason: 'inactive' | 'gone' }
+    /** method: 'suspended' = org v2 suspend (app access only), 'deactivated' = the product's own deactivate (Data Center). */
+    | { kind: 'deactivate-user'; userId: string; accountId: string; reason: 'inactive' | 'gone'; method?: 'suspended' | 'deactivated' }
+    /**
+     * No target call: records that the account is deprovisioned on a target that cannot deactivate, with the
+     * groups its removal ops took it out of (what reactivation gives back). Depends on those removals.
+     */
+    | { kind: 'mark-deprovisioned'; userId: string; accountId: string; reason: 'inactive' | 'gone'; removedGroups: Array<{ groupId: string; name: string }> }
+    /** No target call: the account's access is restored (depends on the restoring add-member ops). */
+    | { kind: 'mark-restored'; userId: string; accountId: string }
     | { kind: 'delete-user'; userId: string; accountId: string; reason: 'inactive' | 'gone' | 'remove-from-site' }
     | { kind: 'delete-group'; groupKey: string; groupName: string; groupId: string }
   );
@@ -56,11 +65,73 @@ export type OpKind = SyncOp['kind'];
 
 /** Ops that make no call to a target. */
 export function isTargetWrite(op: SyncOp): boolean {
-  return op.kind !== 'link-user';
+  return op.kind !== 'link-user' && op.kind !== 'mark-deprovisioned' && op.kind !== 'mark-restored';
 }
 
 export function isDeprovision(op: SyncOp): boolean {
-  return op.kind === 'deactivate-user' || op.kind === 'delete-user' || (op.kind === 'remove-member' && op.deprovision === true);
+  return (
+    op.kind === 'deactivate-user' ||
+    op.kind === 'delete-user' ||
+    op.kind === 'mark-deprovisioned' ||
+    (op.kind === 'remove-member' && op.deprovision === true)
+  );
+}
+
+/** How an account was deprovisioned on a target (deprovisioned_access), so reactivation undoes exactly that. */
+export interface DeprovisionRecord {
+  directoryUserId: string;
+  accountId: string;
+  method: 'suspended' | 'deactivated' | 'groups-removed';
+  removedGroups: Array<{ groupId: string; name: string }>;
+}
+
+/** A user whose access the run could not fully remove, and why: shown on the run, which ends with warnings. */
+export interface RunWarning {
+  targetId: string;
+  /** The product that keeps granting access (a Confluence site served through Jira's target names Confluence). */
+  kind: TargetKind;
+  userId: string;
+  /** The user's name as the admin knows it (IdP userName or email). */
+  user: string;
+  message: string;
+}
+
+const PRODUCT_NAMES: Record<TargetKind, string> = {
+  'jira-cloud': 'Jira',
+  'confluence-cloud': 'Confluence',
+  'bitbucket-cloud': 'Bitbucket',
+  'bitbucket-dc': 'Bitbucket',
+  'jira-dc': 'Jira',
+  'confluence-dc': 'Confluence',
+  'atlassian-org': 'Atlassian',
+};
+
+/**
+ * Why access stays after the strongest deprovisioning a kind can do without a deactivate, in the vendor's
+ * terms; null when removing the groups takes all product access away (the product lists them).
+ */
+export function residualAccessReason(kind: TargetKind, accessGroupsKnown: boolean): string | null {
+  switch (kind) {
+    case 'jira-cloud':
+      return accessGroupsKnown
+        ? null
+        : 'Jira Cloud has no deactivate without an organization target and its application roles could not be read, so groups granting Jira access may remain';
+    case 'confluence-cloud':
+      return 'Confluence Cloud has no API to deactivate a user or remove site access without an organization target, and its REST API does not say which groups grant Confluence access (set in Atlassian Administration); only the managed and product-access groups were removed';
+    case 'bitbucket-cloud':
+      return 'Bitbucket Cloud workspace membership is read-only in its API, so the user stays a workspace member; only the groups the sync manages were removed, and permissions given to the user directly remain';
+    case 'bitbucket-dc':
+      return "Bitbucket Data Center's REST API has no deactivate; only the managed and product-access groups were removed, so licensed access through other groups or direct permissions may remain (choose 'Remove from the site' to delete the user)";
+    case 'jira-dc':
+    case 'confluence-dc':
+      return null;
+    case 'atlassian-org':
+      return null;
+  }
+}
+
+export function productName(kind: TargetKind): string {
+  return PRODUCT_NAMES[kind];
 }
 
 export interface PlanTarget {
@@ -69,6 +140,10 @@ export interface PlanTarget {
   capabilities: TargetCapabilities;
   /** The Atlassian organization API target that deactivates, reactivates and updates these accounts when the product cannot. */
   lifecycleVia?: { targetId: string; capabilities: TargetCapabilities };
+  /** The product reports which groups grant access (Target.listAccessGroups). */
+  accessGroupsReadable?: boolean;
+  /** Kinds served through this target's writes (a Confluence Cloud site on this Jira site): warned for too. */
+  alsoServes?: TargetKind[];
 }
 
 export interface LinkRecord {
@@ -99,6 +174,10 @@ export interface ActualState {
   membershipKnown: ReadonlySet<string> | 'all';
   /** Project and component leads; read only when the plan deprovisions someone on a target with leads. */
   leads?: { projects: ProjectLead[]; components: ComponentLead[] };
+  /** Groups that grant product access (Jira application roles); read only when the plan removes access by groups. */
+  accessGroups?: AccessGroup[];
+  /** Accounts whose `memberOf` holds all their groups (read per account), whatever `membershipKnown` says. */
+  userGroupsKnown?: ReadonlySet<string>;
 }
 
 export interface PlanInput {
@@ -111,6 +190,14 @@ export interface PlanInput {
   settings: SyncSettings;
   /** Full runs see the whole directory; only they may delete groups. */
   complete: boolean;
+  /** What earlier runs took away from the users in scope (deprovisioned_access). */
+  deprovisioned?: DeprovisionRecord[];
+  /**
+   * directory user → the Atlassian account id another cloud target of the connection links it to. Jira,
+   * Confluence and Bitbucket Cloud share Atlassian accounts, so a product that hides emails (Bitbucket) or
+   * cannot search them (Confluence) still finds the user's account by that id.
+   */
+  atlassianAccountIds?: ReadonlyMap<string, string>;
 }
 
 export interface PlanNotes {
@@ -126,6 +213,13 @@ export interface TargetPlan {
   needsLeads: boolean;
   /** Directory user ids this plan deactivates or deletes. */
   deprovisionedUsers: string[];
+  /** Users whose access this plan cannot fully remove (and why). */
+  warnings: RunWarning[];
+  /**
+   * Removing access by groups needs what was not read: the product's access groups and/or every group of these
+   * accounts. Read them (Target.listAccessGroups, listUserGroups) and plan again.
+   */
+  needsAccess: { accessGroups: boolean; accounts: string[] } | null;
 }
 
 const MAX_NOTE_EXAMPLES = 5;
@@ -181,11 +275,34 @@ export function plan(input: PlanInput): TargetPlan {
   const managedGroups = new Set([...desired.managedGroups, ...input.createdGroups.map((g) => g.key)]);
   const protectedGroups = new Set(desired.protectedGroups);
   const deprovisionOpsByUser = new Map<string, { accountId: string; ops: SyncOp[] }>();
+  const records = new Map((input.deprovisioned ?? []).map((r) => [r.directoryUserId, r]));
+  const warnings: RunWarning[] = [];
+  let needsAccessGroups = false;
+  const needsAccounts = new Set<string>();
+  const accessKeys = new Set((actual.accessGroups ?? []).map((g) => groupKey(g.name)));
+  const fullyKnown = (accountId: string) => actual.membershipKnown === 'all' || actual.userGroupsKnown?.has(accountId) === true;
+  const warn = (kind: TargetKind, userId: string, who: string, reason: string) =>
+    warnings.push({ targetId: t, kind, userId, user: who, message: `${who} keeps ${productName(kind)} access: ${reason}` });
+  /** Warnings for the products served through this target's writes (Confluence on this Jira site). */
+  const warnServed = (userId: string, who: string) => {
+    for (const kind of target.alsoServes ?? []) {
+      const reason = residualAccessReason(kind, false);
+      if (reason) warn(kind, userId, who, reason);
+    }
+  };
 
-  const addDeprovision = (userId: string, account: TargetAccount, action: 'deactivate' | 'delete' | 'ignore', reason: 'inactive' | 'gone') => {
+  /**
+   * The strongest deprovisioning the target allows: deactivate (the org's v2 suspend for cloud accounts, the
+   * product's own deactivate on Data Center), else the configured fallback: out of every group that grants
+   * product access (the product's own list where it has one, the configured product-access groups, the
+   * new-user defaults this connection added) and every managed group, or removal from the site. Whatever
+   * access remains is a warning on the run, once: when the account is first deprovisioned.
+   */
+  const addDeprovision = (userId: string, who: string, account: TargetAccount, action: 'deactivate' | 'delete' | 'ignore', reason: 'inactive' | 'gone', link: LinkRecord) => {
     if (action === 'ignore') return;
     const ops: SyncOp[] = [];
     const ops_ = settings.user.operations;
+    const already = link.state === 'deactivated' || records.has(userId);
     let effective: 'deactivate' | 'delete' | null = action;
     if (effective === 'delete' && !(ops_.delete && caps.deleteUser)) {
       note(ops_.delete ? 'delete-unsupported-deactivating' : 'delete-not-allowed-deactivating', userId);
@@ -195,27 +312,59 @@ export function plan(input: PlanInput): TargetPlan {
       note('deactivate-not-allowed', userId);
       effective = null;
     }
-    if (effective === 'delete') {
+    const mark = (removals: SyncOp[]) => {
+      const removedGroups = removals.flatMap((op) => (op.kind === 'remove-member' ? [{ groupId: op.groupId, name: op.groupName }] : []));
+      ops.push({ key: `${t}|mark-deprovisioned|${userId}`, targetId: t, executeOn: t, step: 'deprovision-users', dependsOn: removals.map((op) => op.key).sort(), kind: 'mark-deprovisioned', userId, accountId: account.accountId, reason, removedGroups });
+    };
+    if (effective === null) {
+      if (!already) {
+        mark([]);
+        warn(target.kind, userId, who, 'deactivation is turned off in the sync settings');
+        warnServed(userId, who);
+      }
+    } else if (effective === 'delete') {
       ops.push({ key: `${t}|delete-user|${userId}`, targetId: t, executeOn: t, step: 'deprovision-users', dependsOn: [], kind: 'delete-user', userId, accountId: account.accountId, reason });
-    } else if (effective === 'deactivate') {
+    } else {
       const executeOn = lifecycle('deactivateUser');
       if (executeOn) {
-        if (account.active) {
-          ops.push({ key: `${t}|deactivate-user|${userId}`, targetId: t, executeOn, step: 'deprovision-users', dependsOn: [], kind: 'deactivate-user', userId, accountId: account.accountId, reason });
+        if (!already && account.active) {
+          const method = executeOn === t ? 'deactivated' : 'suspended';
+          ops.push({ key: `${t}|deactivate-user|${userId}`, targetId: t, executeOn, step: 'deprovision-users', dependsOn: [], kind: 'deactivate-user', userId, accountId: account.accountId, reason, method });
         }
       } else if (settings.user.deactivateFallback === 'remove-from-site' && caps.deleteUser) {
         ops.push({ key: `${t}|delete-user|${userId}`, targetId: t, executeOn: t, step: 'deprovision-users', dependsOn: [], kind: 'delete-user', userId, accountId: account.accountId, reason: 'remove-from-site' });
+        if (!already) warnServed(userId, who);
       } else if (settings.user.deactivateFallback === 'remove-groups' && caps.manageMembership) {
-        const removable = new Set([...managedGroups, ...desired.productAccessGroups]);
+        // An account deprovisioned earlier only loses memberships the ordinary read sees again (re-added to a managed
+        // group): reading every such account's groups on every full run would cost a call per former user.
+        if (!already && target.accessGroupsReadable && !actual.accessGroups) needsAccessGroups = true;
+        if (!already && !fullyKnown(account.accountId)) needsAccounts.add(account.accountId);
+        const removable = new Set([...managedGroups, ...desired.productAccessGroups, ...desired.newUserGroups, ...accessKeys]);
+        const removals: SyncOp[] = [];
         for (const groupId of [...(actual.memberOf.get(account.accountId) ?? [])].sort()) {
           const group = groupsById.get(groupId);
-          if (!group || !known(groupId)) continue;
+          if (!group || !(known(groupId) || fullyKnown(account.accountId))) continue;
           const gk = groupKey(group.name);
           if (!removable.has(gk) && !desired.removeUnmanagedMemberships) continue;
-          ops.push({ key: `${t}|remove-member|${gk}|${userId}`, targetId: t, executeOn: t, step: 'remove-memberships', dependsOn: [], kind: 'remove-member', userId, accountId: account.accountId, groupKey: gk, groupName: group.name, groupId, deprovision: true });
+          removals.push({ key: `${t}|remove-member|${gk}|${userId}`, targetId: t, executeOn: t, step: 'remove-memberships', dependsOn: [], kind: 'remove-member', userId, accountId: account.accountId, groupKey: gk, groupName: group.name, groupId, deprovision: true });
+        }
+        ops.push(...removals);
+        // Removals on an account already deprovisioned (someone added a group back) are recorded too.
+        if (!already || removals.length > 0) mark(removals);
+        if (!already) {
+          const residual = residualAccessReason(target.kind, Boolean(actual.accessGroups));
+          if (residual) warn(target.kind, userId, who, residual);
+          warnServed(userId, who);
         }
       } else {
         note('deactivate-unsupported', userId);
+        if (!already) {
+          mark([]);
+          warn(target.kind, userId, who, settings.user.deactivateFallback === 'none'
+            ? `${target.kind} cannot deactivate here and the sync settings say to do nothing where a product cannot deactivate`
+            : `${target.kind} can neither deactivate this account nor manage its groups`);
+          warnServed(userId, who);
+        }
       }
     }
     if (ops.length > 0) deprovisionOpsByUser.set(userId, { accountId: account.accountId, ops });
@@ -235,7 +384,8 @@ export function plan(input: PlanInput): TargetPlan {
     let userOpKey: string | null = null;
 
     if (!account) {
-      const byEmail = want.email ? accountsByEmail.get(want.email.toLowerCase()) : undefined;
+      const atlassianId = input.atlassianAccountIds?.get(userId);
+      const byEmail = (want.email ? accountsByEmail.get(want.email.toLowerCase()) : undefined) ?? (atlassianId ? accountsById.get(atlassianId) : undefined);
       if (byEmail === null) {
         note('email-ambiguous', userId);
         continue;
@@ -286,17 +436,30 @@ export function plan(input: PlanInput): TargetPlan {
       }
     }
 
+    const who = want.userName || want.email || userId;
     if (!want.active) {
-      if (account) addDeprovision(userId, account, settings.user.onInactive, 'inactive');
+      if (account && link) addDeprovision(userId, who, account, settings.user.onInactive, 'inactive', link);
       continue;
     }
 
-    if (account && !account.active) {
+    // Reactivation gives back exactly what deprovisioning took: the suspension or deactivation is undone, or
+    // the removed groups are added back (below, with the wanted ones).
+    const record = records.get(userId);
+    const restoreKeys = new Map<string, { groupId: string; name: string }>();
+    if (account && record?.method === 'groups-removed') {
+      for (const group of record.removedGroups) restoreKeys.set(groupKey(group.name), group);
+    } else if (account && (record || !account.active || link?.state === 'deactivated')) {
       const executeOn = lifecycle('reactivateUser');
-      if (executeOn) {
+      // The org's restore gives back suspended app access; it cannot re-enable an Atlassian account that is
+      // deactivated itself (not by this sync), and planning it would repeat on every run.
+      if (executeOn && executeOn !== t && !record && link?.state !== 'deactivated') {
+        note('account-deactivated-not-suspended', userId);
+      } else if (executeOn) {
         ops.push({ key: `${t}|reactivate-user|${userId}`, targetId: t, executeOn, step: 'update-users', dependsOn: userOpKey ? [userOpKey] : [], kind: 'reactivate-user', userId, accountId: account.accountId });
-      } else note('reactivate-unsupported', userId);
+      } else if (!account.active) note('reactivate-unsupported', userId);
+      else ops.push({ key: `${t}|mark-restored|${userId}`, targetId: t, executeOn: t, step: 'deprovision-users', dependsOn: [], kind: 'mark-restored', userId, accountId: account.accountId });
     }
+    const restoring = account !== undefined && record?.method === 'groups-removed';
 
     if (account && settings.user.operations.update) {
       const changes = accountChanges(want, account);
@@ -308,15 +471,31 @@ export function plan(input: PlanInput): TargetPlan {
       }
     }
 
-    if (!caps.manageMembership) continue;
+    if (!caps.manageMembership) {
+      if (restoring) ops.push({ key: `${t}|mark-restored|${userId}`, targetId: t, executeOn: t, step: 'deprovision-users', dependsOn: [], kind: 'mark-restored', userId, accountId: account!.accountId });
+      continue;
+    }
     const wanted = new Set(want.groups);
     if (isNew) for (const key of desired.newUserGroups) wanted.add(key);
     const current = account ? (actual.memberOf.get(account.accountId) ?? new Set<string>()) : new Set<string>();
+    const restoreOps: string[] = [];
+    for (const [key, removed] of [...restoreKeys].sort(([a], [b]) => byString(a, b))) {
+      const group = groupsByKey.get(key) ?? groupsById.get(removed.groupId);
+      if (!group) {
+        note('restore-group-gone', `${userId}: ${removed.name}`);
+        continue;
+      }
+      if (current.has(group.groupId) || wanted.has(key)) continue;
+      const opKey = `${t}|add-member|${key}|${userId}`;
+      restoreOps.push(opKey);
+      ops.push({ key: opKey, targetId: t, executeOn: t, step: 'add-memberships', dependsOn: userOpKey ? [userOpKey] : [], kind: 'add-member', userId, accountId: account!.accountId, groupKey: key, groupName: group.name, groupId: group.groupId, restore: true });
+    }
     for (const key of [...wanted].sort()) {
       if (unavailableGroups.has(key)) continue;
       const group = groupsByKey.get(key);
       if (group && current.has(group.groupId)) continue;
       const dependsOn = [creatingGroup.get(key), userOpKey].filter((k): k is string => Boolean(k));
+      if (restoreKeys.has(key)) restoreOps.push(`${t}|add-member|${key}|${userId}`);
       ops.push({
         key: `${t}|add-member|${key}|${userId}`,
         targetId: t,
@@ -329,14 +508,18 @@ export function plan(input: PlanInput): TargetPlan {
         groupKey: key,
         groupName: group?.name ?? groupNames.get(key) ?? key,
         groupId: group?.groupId ?? null,
+        ...(restoreKeys.has(key) ? { restore: true } : {}),
       });
+    }
+    if (restoring) {
+      ops.push({ key: `${t}|mark-restored|${userId}`, targetId: t, executeOn: t, step: 'deprovision-users', dependsOn: restoreOps.sort(), kind: 'mark-restored', userId, accountId: account!.accountId });
     }
     if (account && !desired.keepExistingMemberships) {
       for (const groupId of [...current].sort()) {
         const group = groupsById.get(groupId);
         if (!group || !known(groupId)) continue;
         const gk = groupKey(group.name);
-        if (wanted.has(gk) || protectedGroups.has(gk)) continue;
+        if (wanted.has(gk) || protectedGroups.has(gk) || restoreKeys.has(gk)) continue;
         if (!managedGroups.has(gk) && !desired.removeUnmanagedMemberships) continue;
         ops.push({ key: `${t}|remove-member|${gk}|${userId}`, targetId: t, executeOn: t, step: 'remove-memberships', dependsOn: [], kind: 'remove-member', userId, accountId: account.accountId, groupKey: gk, groupName: group.name, groupId });
       }
@@ -348,7 +531,7 @@ export function plan(input: PlanInput): TargetPlan {
   for (const link of [...input.links].sort((a, b) => byString(a.directoryUserId, b.directoryUserId))) {
     if (inDirectory.has(link.directoryUserId) || !link.managed || !link.accountId || link.state === 'pending' || link.state === 'removed') continue;
     const account = accountsById.get(link.accountId);
-    if (account) addDeprovision(link.directoryUserId, account, settings.user.onGone, 'gone');
+    if (account) addDeprovision(link.directoryUserId, link.userName || link.email || link.directoryUserId, account, settings.user.onGone, 'gone', link);
   }
 
   // 5. Leads move before their account is deprovisioned; without a default project lead the account stays.
@@ -411,7 +594,9 @@ export function plan(input: PlanInput): TargetPlan {
 
   const stepIndex = new Map(STEPS.map((s, i) => [s, i]));
   ops.sort((a, b) => stepIndex.get(a.step)! - stepIndex.get(b.step)! || byString(a.key, b.key));
-  return { targetId: t, ops, notes, needsLeads, deprovisionedUsers: [...deprovisionOpsByUser.keys()].sort() };
+  const needsAccess = needsAccessGroups || needsAccounts.size > 0 ? { accessGroups: needsAccessGroups, accounts: [...needsAccounts].sort() } : null;
+  warnings.sort((a, b) => byString(a.userId, b.userId) || byString(a.kind, b.kind));
+  return { targetId: t, ops, notes, needsLeads, deprovisionedUsers: [...deprovisionOpsByUser.keys()].sort(), warnings, needsAccess };
 }
 
 /** What to change on an existing account; null when nothing differs. A hidden email (null) is never "changed". */

@@ -4,9 +4,9 @@ import type { Logger } from '../logging/logger';
 import type { Target, TargetKind } from '../targets/types';
 import { recordAudit } from './audit';
 import { describeError, executePlan, type ExecutionSummary, type StoredOp } from './executor';
-import { countManagedUsers, readCreatedGroups, readLinks } from './links';
-import { isDeprovision, plan as planTarget, type PlanNotes, type PlanTarget, type SyncOp, type TargetPlan } from './plan';
-import { readLeads, readTargetForUsers, readTargetFull, type ReadStats } from './reader';
+import { countManagedUsers, readCreatedGroups, readDeprovisioned, readLinks } from './links';
+import { isDeprovision, plan as planTarget, type ActualState, type PlanNotes, type PlanTarget, type RunWarning, type SyncOp, type TargetPlan } from './plan';
+import { mapConcurrent, readLeads, readTargetForUsers, readTargetFull, type ReadStats } from './reader';
 import { desiredState, type DesiredState } from './rules';
 import { upgradeSettings, type SyncSettings } from './settings';
 import { membersOfGroups, readDirectory, readDirectorySubset, touchedByChanges } from './snapshot';
@@ -35,7 +35,11 @@ export type TargetResolver = (tenantId: string) => Promise<ResolvedTarget[]>;
 
 export type RunTrigger = 'manual' | 'schedule' | 'change' | 'confirm';
 export type RunMode = 'full' | 'incremental';
-export type RunStatus = 'running' | 'awaiting_confirmation' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'superseded';
+/**
+ * succeeded_with_warnings: every operation succeeded, but someone keeps access a deprovisioning could not take
+ * away (the warnings are in the run's summary, each saying why).
+ */
+export type RunStatus = 'running' | 'awaiting_confirmation' | 'succeeded' | 'succeeded_with_warnings' | 'partial' | 'failed' | 'cancelled' | 'superseded';
 export type RunPhase = 'reading_directory' | 'reading_targets' | 'planning' | 'awaiting_confirmation' | 'applying' | 'done' | 'failed';
 
 export interface StartRunRequest {
@@ -65,7 +69,12 @@ export interface RunResult {
   deprovisions: number;
   deprovisionThreshold: number;
   notes: PlanNotes;
+  /** Users whose access could not be fully removed, and why. */
+  warnings: RunWarning[];
 }
+
+/** Warnings kept whole in a run's summary; beyond this, the count says how many more there were. */
+const MAX_STORED_WARNINGS = 1000;
 
 export interface SyncEngineOptions {
   db: Database;
@@ -116,6 +125,21 @@ export interface SyncEngine {
   cancelRun(request: { tenantId: string; runId: string; actor: string }): Promise<void>;
   /** Marks running runs of the connection whose heartbeat stopped as failed; returns how many. */
   recoverStaleRuns(connectionId: string): Promise<number>;
+}
+
+/** Products whose accounts are Atlassian accounts (one account id across them). */
+const ATLASSIAN_ACCOUNT_KINDS: ReadonlySet<TargetKind> = new Set(['jira-cloud', 'confluence-cloud', 'bitbucket-cloud']);
+
+/** directory user → the account id of its managed link on any of these targets (the oldest link wins). */
+async function readAtlassianAccountIds(db: Database, connectionId: string, targetIds: string[]): Promise<Map<string, string>> {
+  if (targetIds.length < 2) return new Map();
+  const { rows } = await db.query<{ directory_user_id: string; account_id: string }>(
+    `SELECT DISTINCT ON (directory_user_id) directory_user_id, account_id FROM links
+      WHERE connection_id = $1 AND target_id = ANY($2::text[]) AND managed AND account_id IS NOT NULL AND state IN ('active', 'deactivated')
+      ORDER BY directory_user_id, created_at`,
+    [connectionId, targetIds],
+  );
+  return new Map(rows.map((r) => [r.directory_user_id, r.account_id]));
 }
 
 /** The org API serves the lifecycle of Atlassian accounts of these products. */
@@ -260,7 +284,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       } else if (changes.length === 0) {
         // Nothing changed since the last clean run: no reads, no plan.
         await finishRun(run, 'succeeded', 'done', { summary: JSON.stringify({ noPendingChanges: true }) });
-        return { runId: run.runId, status: 'succeeded', mode, dryRun: run.dryRun, opsTotal: 0, execution: null, deprovisions: 0, deprovisionThreshold: 0, notes: {} };
+        return { runId: run.runId, status: 'succeeded', mode, dryRun: run.dryRun, opsTotal: 0, execution: null, deprovisions: 0, deprovisionThreshold: 0, notes: {}, warnings: [] };
       } else {
         changesThrough = changes[changes.length - 1]!.id;
         const renamedMembers = await membersOfGroups(db, run.connectionId, touched.renamedGroupIds);
@@ -289,11 +313,19 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     const syncTargets = resolved
       .filter((r) => r.kind !== 'atlassian-org' && !(r.sharesDirectoryWith && present.has(r.sharesDirectoryWith)))
       .sort((a, b) => (a.targetId < b.targetId ? -1 : 1));
+    // Kinds whose writes go through another target (Confluence on Jira's site): their access is warned for there.
+    const servedThrough = new Map<string, TargetKind[]>();
+    for (const r of resolved) {
+      if (r.sharesDirectoryWith && present.has(r.sharesDirectoryWith)) servedThrough.set(r.sharesDirectoryWith, [...(servedThrough.get(r.sharesDirectoryWith) ?? []), r.kind]);
+    }
     const plans: TargetPlan[] = [];
     const reads: Record<string, ReadStats> = {};
+    // Atlassian accounts are one across Jira, Confluence and Bitbucket Cloud: a user linked on one is found on the others by id.
+    const cloudTargets = resolved.filter((r) => ATLASSIAN_ACCOUNT_KINDS.has(r.kind)).map((r) => r.targetId);
+    const atlassianAccountIds = await readAtlassianAccountIds(db, run.connectionId, cloudTargets);
     const planned = await Promise.all(
       syncTargets.map(async (resolvedTarget) => {
-        const planInput = await readForPlan(run, resolvedTarget, org, desired, settings, mode, scopeUserIds);
+        const planInput = await readForPlan(run, resolvedTarget, org, desired, settings, mode, scopeUserIds, servedThrough.get(resolvedTarget.targetId) ?? [], ATLASSIAN_ACCOUNT_KINDS.has(resolvedTarget.kind) ? atlassianAccountIds : undefined);
         reads[resolvedTarget.targetId] = planInput.stats;
         return planInput.plan;
       }),
@@ -313,6 +345,11 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     const byKind: Record<string, number> = {};
     for (const op of ops) byKind[op.kind] = (byKind[op.kind] ?? 0) + 1;
     const deprovisionedUsers = new Set(plans.flatMap((p) => p.deprovisionedUsers));
+    const warnings = plans.flatMap((p) => p.warnings);
+    if (warnings.length > 0) {
+      summary.warnings = warnings.slice(0, MAX_STORED_WARNINGS);
+      summary.warningCount = warnings.length;
+    }
     const managedUsers = await countManagedUsers(db, run.connectionId);
     const threshold = Math.max(
       settings.safety.deprovisionThresholdMin,
@@ -336,11 +373,13 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       deprovisions: deprovisionedUsers.size,
       deprovisionThreshold: threshold,
       notes,
+      warnings,
     });
+    const clean: RunStatus = warnings.length > 0 ? 'succeeded_with_warnings' : 'succeeded';
 
     if (run.dryRun) {
-      await finishRun(run, 'succeeded', 'done');
-      return result('succeeded', null);
+      await finishRun(run, clean, 'done');
+      return result(clean, null);
     }
 
     if (deprovisionedUsers.size > threshold && !(await confirmedCovers(run, ops))) {
@@ -360,7 +399,8 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     run.signal?.throwIfAborted();
     // Changes are consumed only by a clean run: after a failure the next incremental run looks at the same users again.
     if (execution.failed === 0 && changesThrough !== null) await consumeChanges(db, run.connectionId, changesThrough);
-    const status: RunStatus = execution.failed > 0 ? 'partial' : 'succeeded';
+    const status: RunStatus = execution.failed > 0 ? 'partial' : clean;
+    if (warnings.length > 0) logger?.warn({ runId: run.runId, warnings: warnings.length }, 'sync run could not fully remove some users\' access');
     await finishRun(run, status, 'done');
     return result(status, execution);
   }
@@ -370,7 +410,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     if (run.trigger !== 'confirm' || !run.confirmsRunId) return false;
     const { rows } = await db.query<{ op_key: string }>(
       `SELECT op_key FROM sync_ops WHERE run_id = $1 AND tenant_id = $2
-         AND (kind IN ('deactivate-user', 'delete-user') OR (kind = 'remove-member' AND detail->>'deprovision' = 'true'))`,
+         AND (kind IN ('deactivate-user', 'delete-user', 'mark-deprovisioned') OR (kind = 'remove-member' AND detail->>'deprovision' = 'true'))`,
       [run.confirmsRunId, run.tenantId],
     );
     const confirmed = new Set(rows.map((r) => r.op_key));
@@ -385,9 +425,12 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     settings: SyncSettings,
     mode: RunMode,
     scopeUserIds: string[] | undefined,
+    alsoServes: TargetKind[],
+    atlassianAccountIds: ReadonlyMap<string, string> | undefined,
   ): Promise<{ plan: TargetPlan; stats: ReadStats }> {
     const { target, targetId } = resolvedTarget;
     const links = await readLinks(db, run.connectionId, targetId, mode === 'incremental' ? scopeUserIds : undefined);
+    const deprovisioned = await readDeprovisioned(db, run.connectionId, targetId, mode === 'incremental' ? scopeUserIds : undefined);
     const createdGroups = await readCreatedGroups(db, run.connectionId, targetId);
     let read;
     if (mode === 'full') {
@@ -407,7 +450,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       const lookups = [
         ...desired.accounts.map((a) => {
           const link = linkByUser.get(a.userId);
-          return { accountId: link?.state !== 'pending' ? (link?.accountId ?? null) : null, email: a.email };
+          return { accountId: link?.state !== 'pending' ? (link?.accountId ?? atlassianAccountIds?.get(a.userId) ?? null) : null, email: a.email };
         }),
         ...links.filter((l) => !inDirectory.has(l.directoryUserId)).map((l) => ({ accountId: l.accountId, email: null })),
       ];
@@ -418,12 +461,39 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       kind: resolvedTarget.kind,
       capabilities: target.capabilities,
       lifecycleVia: org && ORG_MANAGED_KINDS.has(resolvedTarget.kind) ? { targetId: org.targetId, capabilities: org.target.capabilities } : undefined,
+      accessGroupsReadable: Boolean(target.listAccessGroups),
+      alsoServes,
     };
-    const input = { target: planTargetInfo, desired, actual: read.actual, links, createdGroups, settings, complete: mode === 'full' };
+    const input = { target: planTargetInfo, desired, actual: read.actual, links, createdGroups, settings, complete: mode === 'full', deprovisioned, atlassianAccountIds };
     let result = planTarget(input);
-    if (result.needsLeads) {
-      const leads = await readLeads(target);
-      result = planTarget({ ...input, actual: { ...read.actual, leads } });
+    // What only a deprovisioning needs is read only when the plan deprovisions someone: the leads to move, the
+    // groups that grant product access and all the groups of the accounts losing it. Then plan again.
+    if (result.needsLeads || result.needsAccess) {
+      const actual: ActualState = { ...read.actual };
+      if (result.needsLeads) actual.leads = await readLeads(target);
+      if (result.needsAccess?.accessGroups && target.listAccessGroups) {
+        try {
+          actual.accessGroups = await target.listAccessGroups();
+        } catch (error) {
+          // Without them the groups are still removed; the plan then warns that access may remain.
+          logger?.warn({ runId: run.runId, targetId, err: describeError(error) }, 'could not read the groups that grant product access');
+        }
+      }
+      const accounts = result.needsAccess?.accounts ?? [];
+      if (accounts.length > 0) {
+        const memberOf = new Map(actual.memberOf);
+        const groups = new Map(actual.groups.map((g) => [g.groupId, g]));
+        await mapConcurrent(accounts, readConcurrency, async (accountId) => {
+          const mine = await target.listUserGroups(accountId);
+          for (const group of mine) if (!groups.has(group.groupId)) groups.set(group.groupId, group);
+          memberOf.set(accountId, new Set(mine.map((g) => g.groupId)));
+        });
+        read.stats.lookups += accounts.length;
+        actual.memberOf = memberOf;
+        actual.groups = [...groups.values()];
+        actual.userGroupsKnown = new Set([...(actual.userGroupsKnown ?? []), ...accounts]);
+      }
+      result = planTarget({ ...input, actual });
     }
     return { plan: result, stats: read.stats };
   }

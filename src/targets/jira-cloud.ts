@@ -3,6 +3,7 @@ import { capabilitiesOf } from './capabilities';
 import { HttpClient, productMessage as messageOf, type HttpClientOptions } from './http';
 import {
   TargetError,
+  type AccessGroup,
   type AccountChanges,
   type ComponentLead,
   type ConnectionCheck,
@@ -47,6 +48,15 @@ type JiraUser = z.infer<typeof jiraUser>;
 const groupRef = z.object({ groupId: z.string().nullable().optional(), name: z.string() });
 const pageOf = <T extends z.ZodType>(item: T) =>
   z.object({ startAt: z.number(), maxResults: z.number(), isLast: z.boolean().optional(), total: z.number().optional(), values: z.array(item) });
+
+const groupName = z.object({ name: z.string().optional(), groupId: z.string().nullable().optional() });
+const applicationRole = z.object({
+  key: z.string(),
+  groups: z.array(z.string()).optional(),
+  groupDetails: z.array(groupName).optional(),
+  defaultGroups: z.array(z.string()).optional(),
+  defaultGroupsDetails: z.array(groupName).optional(),
+});
 
 const project = z.object({ id: z.string(), key: z.string(), name: z.string(), lead: jiraUser.optional() });
 const component = z.object({ id: z.string(), name: z.string(), lead: jiraUser.optional() });
@@ -247,6 +257,25 @@ export class JiraCloudTarget implements Target {
     if (response.status === 400 && !NOT_A_MEMBER.test(messageOf(response.body))) {
       throw new TargetError(`jira-cloud DELETE /rest/api/3/group/user answered 400: ${messageOf(response.body)}`, 400, 'jira-cloud', 'DELETE /rest/api/3/group/user');
     }
+  }
+
+  /**
+   * `GET /rest/api/3/applicationrole` (Administer Jira): every Jira product with the groups that grant it and
+   * its default groups (those a user granted the product on create joins). Jira Cloud has no other way to
+   * take product access away without the organization API.
+   */
+  async listAccessGroups(): Promise<AccessGroup[]> {
+    const { body } = await this.http.json({ method: 'GET', path: '/rest/api/3/applicationrole' }, z.array(applicationRole));
+    const groups: AccessGroup[] = [];
+    for (const role of body) {
+      const defaults = new Set([...(role.defaultGroups ?? []), ...(role.defaultGroupsDetails ?? []).flatMap((g) => (g.name ? [g.name] : []))].map((n) => n.toLowerCase()));
+      const details = new Map((role.groupDetails ?? []).flatMap((g) => (g.name ? [[g.name.toLowerCase(), g.groupId ?? null] as const] : [])));
+      const names = new Set([...(role.groups ?? []), ...(role.groupDetails ?? []).flatMap((g) => (g.name ? [g.name] : []))]);
+      for (const name of names) {
+        groups.push({ name, groupId: details.get(name.toLowerCase()) ?? null, product: role.key, isDefault: defaults.has(name.toLowerCase()) });
+      }
+    }
+    return groups;
   }
 
   async *listProjectLeads(): AsyncIterable<ProjectLead> {

@@ -66,6 +66,16 @@ export interface TargetCapabilities {
   leads: boolean;
 }
 
+/** A group that grants access to a product, as the product reports it (Jira Cloud: its application roles). */
+export interface AccessGroup {
+  name: string;
+  groupId: string | null;
+  /** The product (application role key) the group grants, e.g. jira-software. */
+  product: string;
+  /** New users of the product join this group (the role's default group). */
+  isDefault: boolean;
+}
+
 export interface ConnectionCheck {
   ok: boolean;
   message: string;
@@ -109,6 +119,12 @@ export interface Target {
   deleteGroup(groupId: string): Promise<void>;
   addMember(groupId: string, accountId: string): Promise<void>;
   removeMember(groupId: string, accountId: string): Promise<void>;
+
+  /**
+   * The groups that grant product access, where the product's API tells them (Jira Cloud application roles).
+   * Deprovisioning without a deactivate removes the account from these; absent = the product cannot tell.
+   */
+  listAccessGroups?(): Promise<AccessGroup[]>;
 
   listProjectLeads?(): AsyncIterable<ProjectLead>;
   setProjectLead?(projectKey: string, accountId: string): Promise<void>;

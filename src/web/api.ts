@@ -14,6 +14,7 @@ import { testPullConfig } from '../sources';
 import { listAudit, recordAudit, type AuditAction } from '../sync/audit';
 import { applyTransform, passesFilters } from '../sync/rules';
 import { getSettings, nameFiltersSchema, saveSettings, settingsSchema, transformSchema } from '../sync/settings';
+import { describeDeprovisioning } from '../sync/deprovisioning';
 import type { SyncEngine } from '../sync/runs';
 import { requireAdmin, adminOf, type AdminCheck } from './auth';
 import { ApiError, apiErrorHandler, notFound, route } from './http';
@@ -533,6 +534,27 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
         expectedVersion: body.expectedVersion ?? current.version,
       });
       res.json({ settings: saved.settings, version: saved.version, changes: saved.changes });
+    }),
+  );
+
+  /** What deactivating / deleting a user in the IdP does on each current target (User Sync page). */
+  api.get(
+    '/connections/:connectionId/deprovisioning',
+    route(async (_req, res) => {
+      const tenantId = adminOf(res).tenant.id;
+      const { settings } = await getSettings(db, tenantId, connectionOf(res).id);
+      const list = (await targets.list(tenantId)).map((t) => ({
+        id: t.id,
+        name: t.name,
+        kind: t.kind,
+        enabled: t.enabled,
+        orgTargetId: (t.settings as { orgTargetId?: string | null }).orgTargetId ?? null,
+        sharesDirectoryWith: t.sharesDirectoryWith,
+      }));
+      res.json({
+        onInactive: describeDeprovisioning(settings, list, settings.user.onInactive),
+        onGone: describeDeprovisioning(settings, list, settings.user.onGone),
+      });
     }),
   );
 

@@ -5,7 +5,7 @@ import { z } from 'zod';
  * that writes those tables).
  */
 
-export const RUN_STATUSES = ['running', 'awaiting_confirmation', 'succeeded', 'partial', 'failed', 'cancelled', 'superseded'] as const;
+export const RUN_STATUSES = ['running', 'awaiting_confirmation', 'succeeded', 'succeeded_with_warnings', 'partial', 'failed', 'cancelled', 'superseded'] as const;
 export const RUN_TRIGGERS = ['manual', 'schedule', 'change', 'confirm'] as const;
 export const OP_STATUSES = ['planned', 'running', 'succeeded', 'failed', 'skipped'] as const;
 

@@ -150,6 +150,9 @@ describeIfChromium('admin pages in a browser', () => {
     await frame.getByRole('button', { name: 'Save user sync settings' }).click();
     await frame.locator('.error[data-error-for^="user.usernameTransform"]').waitFor();
     await frame.getByLabel('Username pattern (regex)').fill('');
+    // What a deactivation does on the Jira target added above (no org target: the access groups come off).
+    await frame.locator('#deprovision-preview li[data-effect="remove-groups"]', { hasText: "Jira's application roles" }).waitFor();
+    await frame.locator('.ugs-deprovision').screenshot({ path: path.join(SCREENSHOTS, '03b-user-sync-deactivation.png') });
     await shot('03-user-sync');
   });
 

@@ -1,4 +1,5 @@
-import { E2eHarness, JIRA_ADMIN } from './harness';
+import { exportRunOpsCsv, listRuns } from '../../src/sync/history';
+import { E2eHarness, JIRA_ADMIN, type ScenarioOptions } from './harness';
 
 /**
  * Deactivation, deletion and lead reassignment, from a SCIM push to the fake Jira's and the fake org's state.
@@ -37,18 +38,18 @@ describe('deactivate (PATCH active "False")', () => {
 
     await h.patch('Users', ann, disable);
     await h.settle();
-    expect(h.orgWrites()).toEqual(['org-disable ann@corp.example']);
+    expect(h.orgWrites()).toEqual(['org-suspend ann@corp.example']);
     expect(h.jiraWrites()).toEqual([]);
-    expect(h.org.users.get(account.accountId)!.status).toBe('inactive');
-    expect(h.jira.users.get(account.accountId)!.active).toBe(false);
+    expect(h.org.users.get(account.accountId)).toMatchObject({ status: 'active', membership: 'suspended' }); // app access only
+    expect(h.jira.productAccess(account.accountId)).toEqual([]);
     expect(h.jira.groupByName('staff')!.members.has(account.accountId)).toBe(true);
     await fullRunWritesNothing();
 
     await h.patch('Users', ann, [{ op: 'Replace', path: 'active', value: 'True' }]);
     await h.settle();
-    expect(h.orgWrites()).toEqual(['org-enable ann@corp.example']);
+    expect(h.orgWrites()).toEqual(['org-restore ann@corp.example']);
     expect(h.jiraWrites()).toEqual([]);
-    expect(h.jira.users.get(account.accountId)!.active).toBe(true);
+    expect(h.jira.productAccess(account.accountId)).toEqual(['jira-software']);
   });
 
   it('without an org target, fallback remove-groups: out of the managed and product-access groups only', async () => {
@@ -103,9 +104,9 @@ describe('delete (DELETE /Users/{id})', () => {
 
     await h.deleteUser(ann);
     await h.settle();
-    expect(h.orgWrites()).toEqual(['org-disable ann@corp.example']);
+    expect(h.orgWrites()).toEqual(['org-suspend ann@corp.example']);
     expect(h.jiraWrites()).toEqual([]);
-    expect(h.jira.userByEmail('ann@corp.example')!.active).toBe(false);
+    expect(h.jira.productAccess(h.jira.userByEmail('ann@corp.example')!.accountId)).toEqual([]);
     await fullRunWritesNothing();
   });
 
@@ -133,7 +134,7 @@ describe('delete (DELETE /Users/{id})', () => {
     h.clearLogs();
     await h.deleteUser(ann);
     await h.settle();
-    expect(h.orgWrites()).toEqual(['org-disable ann@corp.example']);
+    expect(h.orgWrites()).toEqual(['org-suspend ann@corp.example']);
     expect(h.jiraWrites()).toEqual([]);
   });
 
@@ -176,12 +177,12 @@ describe('lead reassignment', () => {
     // The two lead moves run side by side; both come before the deactivation.
     const writes = h.allWrites();
     expect(writes.slice(0, 2).sort()).toEqual([`component-lead ${seeded.backend} ben@corp.example`, `project-lead PRJ ${JIRA_ADMIN.email}`]);
-    expect(writes.slice(2)).toEqual(['org-disable ann@corp.example']);
+    expect(writes.slice(2)).toEqual(['org-suspend ann@corp.example']);
     expect(h.jira.projects.get('PRJ')!.leadAccountId).toBe(seeded.adminAccount);
     expect(h.jira.projects.get('OPS')!.leadAccountId).toBe(seeded.adminAccount);
     expect(h.jira.components.get(seeded.backend)!.leadAccountId).toBe(seeded.benAccount);
     expect(h.jira.components.get(seeded.frontend)!.leadAccountId).toBe(seeded.benAccount);
-    expect(h.jira.users.get(seeded.annAccount)!.active).toBe(false);
+    expect(h.jira.productAccess(seeded.annAccount)).toEqual([]);
     await fullRunWritesNothing();
   });
 
@@ -208,5 +209,118 @@ describe('lead reassignment', () => {
     expect(h.jira.users.get(seeded.annAccount)!.active).toBe(true);
     const last = (await h.runs()).at(-1)!;
     expect((last.summary as { notes: Record<string, unknown> }).notes).toHaveProperty('project-lead-without-default');
+  });
+});
+
+/**
+ * One row per target kind the harness has: deactivate bob by SCIM, then bob has no access left in that product,
+ * or the run carries the warning that says why not; reactivating gives back exactly the access he had, and a
+ * later full run with no IdP change writes nothing and warns no more. Data Center kinds join as rows (a
+ * scenario option, a seed and an access probe) once the harness has their fakes.
+ */
+describe('deactivate and reactivate by SCIM, per target kind: no access left (or a warning saying why), then restored', () => {
+  interface KindRow {
+    name: string;
+    scenario: ScenarioOptions;
+    /** Gives bob (by his Atlassian account id, made by Jira) an account in the product before the full run links it. */
+    seed?: (h: E2eHarness, accountId: string) => void;
+    /** What still lets bob into the product, as readable strings (empty = no access). */
+    access: (h: E2eHarness, accountId: string) => string[];
+    /** The warning the deactivation run must carry when access remains or cannot be vouched for. */
+    warns?: RegExp;
+  }
+  const staff = { group: { defaultGroups: { allUsers: ['staff'] } } };
+  const user = { productsOnCreate: products };
+  const jiraAccess = (h: E2eHarness, id: string) => h.jira.productAccess(id);
+  const groupsIn = (groups: Iterable<{ name: string; members: Set<string> }>, id: string) => [...groups].filter((g) => g.members.has(id)).map((g) => `group ${g.name}`).sort();
+  const rows: KindRow[] = [
+    { name: 'Jira Cloud (no org): out of the application-role groups and the defaults', scenario: { settings: { user, ...staff } }, access: jiraAccess },
+    {
+      name: 'Jira Cloud + Confluence Cloud on one site, no org (as a new user tries it)',
+      scenario: { confluence: 'same-site', settings: { user, ...staff } },
+      access: jiraAccess,
+      warns: /^bob@corp\.example keeps Confluence access: Confluence Cloud has no API to deactivate a user or remove site access without an organization target/,
+    },
+    {
+      name: 'Confluence Cloud (a site of its own, no org)',
+      scenario: { confluence: 'own-site', settings: { user: { ...user, productAccessGroups: ['confluence-users'] }, ...staff } },
+      seed: (h, id) => {
+        h.confluence!.addUser({ email: 'bob@corp.example', displayName: 'bob', accountId: id });
+        h.confluence!.addGroup('confluence-users', [id]);
+      },
+      access: (h, id) => groupsIn(h.confluence!.groups.values(), id),
+      warns: /^bob@corp\.example keeps Confluence access: Confluence Cloud has no API to deactivate a user or remove site access/,
+    },
+    {
+      name: 'Bitbucket Cloud workspace',
+      scenario: { bitbucket: true, settings: { user, ...staff } },
+      seed: (h, id) => void h.bitbucket!.addMember('bob', id),
+      access: (h, id) => [...(h.bitbucket!.members.has(id) ? ['workspace member'] : []), ...groupsIn(h.bitbucket!.groups.values(), id)],
+      warns: /^bob@corp\.example keeps Bitbucket access: Bitbucket Cloud workspace membership is read-only in its API/,
+    },
+    {
+      name: 'Atlassian organization (Jira Cloud with an org target): suspended, not disabled',
+      scenario: { withOrg: true, settings: { user, ...staff } },
+      access: (h, id) => [...jiraAccess(h, id), ...(h.org.users.get(id)?.membership === 'suspended' ? [] : ['org app access'])],
+    },
+  ];
+
+  /** Every request that writes, on every fake of the scenario. */
+  const writesEverywhere = (h: E2eHarness) =>
+    [h.jira.server, h.org.server, h.confluence?.server, h.bitbucket?.server].flatMap((server) => (server ? server.log.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`) : []));
+  const clearEverywhere = (h: E2eHarness) => {
+    h.clearLogs();
+    h.confluence?.server.clearLog();
+    h.bitbucket?.server.clearLog();
+  };
+
+  it.each(rows.map((row) => [row.name, row] as const))('%s', async (_name, row) => {
+    await h.scenario(row.scenario);
+    const bob = await h.createUser('bob@corp.example', { displayName: 'bob' });
+    await h.settle();
+    const accountId = h.jira.userByEmail('bob@corp.example')!.accountId;
+    row.seed?.(h, accountId);
+    await h.synchronize(); // links bob's account on the other products by his Atlassian account id
+    await h.settle();
+    const before = row.access(h, accountId);
+    expect(before.length).toBeGreaterThan(0);
+
+    await h.patch('Users', bob, disable);
+    await h.settle();
+    const deactivation = (await h.runs()).at(-1)!;
+    const warnings = ((deactivation.summary as { warnings?: Array<{ message: string }> }).warnings ?? []).map((w) => w.message);
+    const left = row.access(h, accountId);
+    if (row.warns) {
+      expect(deactivation.status).toBe('succeeded_with_warnings');
+      expect(warnings).toEqual([expect.stringMatching(row.warns)]);
+      // The history filter finds it, and its CSV export carries the warning.
+      const filtered = await listRuns(h.db, { tenantId: h.tenantId, status: 'succeeded_with_warnings' });
+      expect(filtered.runs.map((r) => r.id)).toEqual([deactivation.id]);
+      let csv = '';
+      for await (const line of exportRunOpsCsv(h.db, h.tenantId, deactivation.id)) csv += line;
+      expect(csv).toMatch(/,warning,,warning,,,,bob@corp\.example,"?bob@corp\.example keeps /);
+    } else {
+      expect(deactivation.status).toBe('succeeded');
+      expect(warnings).toEqual([]);
+      expect(left).toEqual([]);
+    }
+    // Whatever the product lets the sync remove is gone, warning or not: no group keeps bob.
+    expect(left.filter((a) => a.startsWith('group '))).toEqual([]);
+
+    clearEverywhere(h);
+    await h.synchronize();
+    await h.settle();
+    expect(writesEverywhere(h)).toEqual([]);
+    expect((await h.runs()).at(-1)!.status).toBe('succeeded'); // warned once, when it happened
+
+    await h.patch('Users', bob, [{ op: 'Replace', path: 'active', value: 'True' }]);
+    await h.settle();
+    expect((await h.runs()).at(-1)!.status).toBe('succeeded');
+    expect(row.access(h, accountId)).toEqual(before);
+
+    clearEverywhere(h);
+    await h.synchronize();
+    await h.settle();
+    expect(writesEverywhere(h)).toEqual([]);
   });
 });

@@ -56,6 +56,7 @@ export interface OtherKinds {
   confluenceDc: FakeConfluenceDc;
   targetIds: Record<'confluence-cloud' | 'bitbucket-cloud' | 'bitbucket-dc' | 'jira-dc' | 'confluence-dc', string>;
 }
+export const BITBUCKET_ADMIN = { username: 'admin@example.com', apiToken: 'bb-token' };
 export const SCIM_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const SCIM_ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 export const SCIM_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -92,6 +93,13 @@ export interface ScenarioOptions {
   /** Sync settings (user/group/safety); saved through saveSettings like the admin page does. */
   settings?: SyncSettingsInput | Omit<SyncSettingsInput, 'schemaVersion'>;
   provider?: 'entra' | 'okta' | 'miniorange' | 'generic';
+  /**
+   * Also a Confluence Cloud target: on the Jira site itself (written through Jira, as Atlassian sites share
+   * users and groups) or on a site of its own (a separate fake, synced as a target of its own).
+   */
+  confluence?: 'same-site' | 'own-site';
+  /** Also a Bitbucket Cloud workspace target. */
+  bitbucket?: boolean;
 }
 
 export interface SettleOptions {
@@ -106,6 +114,11 @@ export type WriteLine = string;
 export class E2eHarness {
   jira!: FakeJiraCloud;
   org!: FakeAtlassianOrg;
+  /** Set when the scenario has a Confluence site of its own / a Bitbucket workspace. */
+  confluence: FakeConfluenceCloud | null = null;
+  bitbucket: FakeBitbucketCloud | null = null;
+  confluenceTargetId: string | null = null;
+  bitbucketTargetId: string | null = null;
   tenantId = '';
   connectionId = '';
   token = '';
@@ -180,6 +193,12 @@ export class E2eHarness {
     await this.jira?.stop();
     await this.org?.stop();
     await this.stopOtherFakes();
+    await this.confluence?.stop();
+    await this.bitbucket?.stop();
+    this.confluence = null;
+    this.bitbucket = null;
+    this.confluenceTargetId = null;
+    this.bitbucketTargetId = null;
     this.accountEmails.clear();
     this.groupNames.clear();
 
@@ -191,7 +210,12 @@ export class E2eHarness {
       return user ? { email: user.emailAddress, name: user.displayName, active: user.active } : undefined;
     };
     this.org.onAccountChanged = (user) =>
-      this.jira.updateAccount(user.accountId, { emailAddress: user.email, displayName: user.name, active: user.status === 'active' });
+      this.jira.updateAccount(user.accountId, {
+        emailAddress: user.email,
+        displayName: user.name,
+        active: user.status === 'active',
+        suspended: user.membership === 'suspended',
+      });
     await this.jira.start();
     await this.org.start();
 
@@ -224,6 +248,33 @@ export class E2eHarness {
       credentials: JIRA_ADMIN,
     });
     this.jiraTargetId = jira.id;
+    if (options.confluence) {
+      if (options.confluence === 'own-site') {
+        this.confluence = new FakeConfluenceCloud({ credentials: { [CONFLUENCE_ADMIN.email]: CONFLUENCE_ADMIN.apiToken } });
+        await this.confluence.start();
+      }
+      const confluence = await this.targets.create(this.tenantId, {
+        kind: 'confluence-cloud',
+        name: 'Confluence',
+        // Same site: Jira's origin, so the store points it at the Jira target and the engine writes through Jira.
+        baseUrl: `${this.confluence ? this.confluence.baseUrl : this.jira.baseUrl}/wiki`,
+        settings: {},
+        credentials: this.confluence ? CONFLUENCE_ADMIN : JIRA_ADMIN,
+      });
+      this.confluenceTargetId = confluence.id;
+    }
+    if (options.bitbucket) {
+      this.bitbucket = new FakeBitbucketCloud('acme', { [BITBUCKET_ADMIN.username]: BITBUCKET_ADMIN.apiToken });
+      await this.bitbucket.start();
+      const bitbucket = await this.targets.create(this.tenantId, {
+        kind: 'bitbucket-cloud',
+        name: 'Bitbucket',
+        baseUrl: this.bitbucket.baseUrl,
+        settings: { workspace: 'acme' },
+        credentials: BITBUCKET_ADMIN,
+      });
+      this.bitbucketTargetId = bitbucket.id;
+    }
     if (options.settings) await this.saveSettings(options.settings);
   }
 
@@ -538,6 +589,9 @@ export class E2eHarness {
     if (accountId && entry.path.endsWith('/lifecycle/disable')) return `org-disable ${this.who(decodeURIComponent(accountId))}`;
     if (accountId && entry.path.endsWith('/lifecycle/enable')) return `org-enable ${this.who(decodeURIComponent(accountId))}`;
     if (accountId && entry.method === 'PATCH') return `org-profile ${this.who(decodeURIComponent(accountId))} ${JSON.stringify(entry.body)}`;
+    if (accountId && entry.method === 'PUT' && entry.path.endsWith('/manage/email')) return `org-email ${this.who(decodeURIComponent(accountId))} ${JSON.stringify(entry.body)}`;
+    const directoryUser = /\/directories\/[^/]+\/users\/([^/]+)\/(suspend|restore)$/.exec(entry.path);
+    if (directoryUser) return `org-${directoryUser[2]} ${this.who(decodeURIComponent(directoryUser[1]!))}`;
     return `org ${entry.method} ${entry.path}`;
   }
 
@@ -551,6 +605,8 @@ export class E2eHarness {
     await this.jira?.stop();
     await this.org?.stop();
     await this.stopOtherFakes();
+    await this.confluence?.stop();
+    await this.bitbucket?.stop();
     await this.t.destroy();
   }
 }

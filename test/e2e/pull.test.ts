@@ -103,9 +103,9 @@ describe('pull → sync', () => {
 
     expect(h.jiraWrites().sort()).toEqual(['add-member Sales user5@corp.example', 'create-user user5@corp.example [jira-software]', 'remove-member Engineering user1@corp.example'].sort());
     // A new account's name is aligned by the next run, not this one.
-    expect(h.orgWrites().sort()).toEqual(['org-disable user2@corp.example', 'org-disable user4@corp.example']);
-    expect(h.jira.userByEmail('user2@corp.example')!.active).toBe(false);
-    expect(h.jira.userByEmail('user4@corp.example')!.active).toBe(false);
+    expect(h.orgWrites().sort()).toEqual(['org-suspend user2@corp.example', 'org-suspend user4@corp.example']);
+    expect(h.jira.productAccess(h.jira.userByEmail('user2@corp.example')!.accountId)).toEqual([]);
+    expect(h.jira.productAccess(h.jira.userByEmail('user4@corp.example')!.accountId)).toEqual([]);
     expect(h.jira.userByEmail('user1@corp.example')!.active).toBe(true);
     expect(members('Sales')).toEqual(['user3@corp.example', 'user5@corp.example']);
     expect(members('Engineering')).toEqual(['user2@corp.example']);
@@ -128,7 +128,7 @@ describe('pull → sync', () => {
     expect(await pullRuns()).toEqual([{ status: 'complete' }, { status: 'complete' }, { status: 'failed' }, { status: 'complete' }]);
     // The failed attempt never reached the engine: one new run, the retry's.
     expect((await h.runs()).length).toBe(runsBefore + 1);
-    expect(h.orgWrites()).toEqual(['org-disable user3@corp.example']);
+    expect(h.orgWrites()).toEqual(['org-suspend user3@corp.example']);
     expect(h.jiraWrites()).toEqual([]);
   });
 
@@ -156,6 +156,6 @@ describe('pull → sync', () => {
     okta.server.clearFaults();
     await h.synchronize();
     await h.settle();
-    expect(h.orgWrites().sort()).toEqual(['org-disable user3@corp.example', 'org-disable user4@corp.example']);
+    expect(h.orgWrites().sort()).toEqual(['org-suspend user3@corp.example', 'org-suspend user4@corp.example']);
   });
 });

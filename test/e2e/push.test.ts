@@ -67,7 +67,8 @@ describe('update', () => {
     await h.settle();
 
     expect(h.jiraWrites()).toEqual([]);
-    expect(h.orgWrites()).toEqual([`org-profile robert@corp.example {"name":"Robert Baker","email":"robert@corp.example"}`]);
+    // The name through the profile API, the email through the email API (the profile refuses an email).
+    expect(h.orgWrites()).toEqual([`org-profile robert@corp.example {"name":"Robert Baker"}`, `org-email robert@corp.example {"email":"robert@corp.example"}`]);
     expect(h.jira.users.get(bob.accountId)).toMatchObject({ displayName: 'Robert Baker', emailAddress: 'robert@corp.example' });
     expect(h.org.users.get(bob.accountId)).toMatchObject({ name: 'Robert Baker', email: 'robert@corp.example' });
   });

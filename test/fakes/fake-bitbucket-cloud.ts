@@ -49,9 +49,10 @@ export class FakeBitbucketCloud {
     return this.server.stop();
   }
 
-  addMember(displayName: string): FakeBitbucketUser {
+  /** A workspace member; `accountId` is the Atlassian account's (the same id as on the user's Jira site). */
+  addMember(displayName: string, accountId?: string): FakeBitbucketUser {
     const id = fakeId('');
-    const user: FakeBitbucketUser = { accountId: `557057:${id}`, uuid: `{${id}}`, displayName, nickname: slugify(displayName) };
+    const user: FakeBitbucketUser = { accountId: accountId ?? `557057:${id}`, uuid: `{${id}}`, displayName, nickname: slugify(displayName) };
     this.members.set(user.accountId, user);
     return user;
   }

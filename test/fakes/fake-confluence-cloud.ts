@@ -54,9 +54,9 @@ export class FakeConfluenceCloud {
     return this.server.stop();
   }
 
-  addUser(input: { email: string; displayName?: string; accountType?: FakeConfluenceUser['accountType']; guest?: boolean }): FakeConfluenceUser {
+  addUser(input: { email: string; displayName?: string; accountType?: FakeConfluenceUser['accountType']; guest?: boolean; accountId?: string }): FakeConfluenceUser {
     const user: FakeConfluenceUser = {
-      accountId: `5b10ac8d${fakeId('')}`,
+      accountId: input.accountId ?? `5b10ac8d${fakeId('')}`,
       email: input.email,
       displayName: input.displayName ?? input.email,
       accountType: input.accountType ?? 'atlassian',

@@ -17,6 +17,19 @@ export interface FakeJiraUser {
   products: Set<string>;
   /** Privacy settings hide the email from API responses. */
   emailHidden: boolean;
+  /**
+   * App access suspended in the organization (org API v2 suspend): the account stays active, but no product
+   * lets it in. Set through updateAccount by a paired org fake.
+   */
+  suspended: boolean;
+}
+
+/** An application role (Jira product): the groups granting it and those new users of the product join. */
+export interface FakeApplicationRole {
+  key: string;
+  name: string;
+  groups: Set<string>;
+  defaultGroups: Set<string>;
 }
 
 export interface FakeJiraGroup {
@@ -46,6 +59,11 @@ export interface FakeJiraOptions {
   siteAdmins?: string[];
   /** Users the site may hold; a create beyond it answers 400 as Jira does when the licence is full. */
   licenceLimit?: number;
+  /**
+   * Application roles by key with the group names that grant them (the first is the default group new users of
+   * the product joins). Default: a Jira Software site, `jira-software` granted by `jira-software-users`.
+   */
+  applicationRoles?: Record<string, string[]>;
 }
 
 export const JIRA_PRODUCTS = ['jira-core', 'jira-servicedesk', 'jira-product-discovery', 'jira-software'];
@@ -58,6 +76,7 @@ export class FakeJiraCloud {
   readonly groups = new Map<string, FakeJiraGroup>();
   readonly projects = new Map<string, FakeJiraProject>();
   readonly components = new Map<string, FakeJiraComponent>();
+  readonly applicationRoles = new Map<string, FakeApplicationRole>();
   private readonly groupIdsByName = new Map<string, string>();
   private readonly userIdsByEmail = new Map<string, string>();
   private readonly principals = new Map<string, string>();
@@ -69,6 +88,12 @@ export class FakeJiraCloud {
     this.siteAdmins = new Set(options.siteAdmins ?? Object.keys(credentials));
     this.licenceLimit = options.licenceLimit ?? Number.POSITIVE_INFINITY;
     this.server = new FakeServer(basicAuth(credentials), () => ({ status: 401, body: 'Client must be authenticated to access this resource.' }));
+    const roles = options.applicationRoles ?? { 'jira-software': ['jira-software-users'] };
+    for (const [key, groups] of Object.entries(roles)) {
+      for (const name of groups) if (!this.groupByName(name)) this.addGroup(name);
+      const name = key.split('-').map((w) => w[0]!.toUpperCase() + w.slice(1)).join(' ');
+      this.applicationRoles.set(key, { key, name, groups: new Set(groups), defaultGroups: new Set(groups.slice(0, 1)) });
+    }
     for (const email of Object.keys(credentials)) {
       const admin = this.addUser({ emailAddress: email, displayName: 'Site Admin', products: ['jira-software'] });
       this.principals.set(email, admin.accountId);
@@ -99,13 +124,35 @@ export class FakeJiraCloud {
       accountType: input.accountType ?? 'atlassian',
       products: new Set(input.products ?? []),
       emailHidden: input.emailHidden ?? false,
+      suspended: false,
     };
     this.users.set(user.accountId, user);
     this.userIdsByEmail.set(user.emailAddress.toLowerCase(), user.accountId);
+    // Jira grants a product by adding the user to the product's default groups.
+    for (const product of user.products) {
+      for (const name of this.applicationRoles.get(product)?.defaultGroups ?? []) this.groupByName(name)?.members.add(user.accountId);
+    }
     return user;
   }
 
+  /**
+   * The products the account can use: those whose application role lists a group it is a member of (nothing
+   * while its app access is suspended in the organization).
+   */
+  productAccess(accountId: string): string[] {
+    const user = this.users.get(accountId);
+    if (!user || !user.active || user.suspended) return [];
+    const inGroups = new Set(this.userGroups(accountId).map((g) => g.name.toLowerCase()));
+    return [...this.applicationRoles.values()].filter((role) => [...role.groups].some((g) => inGroups.has(g.toLowerCase()))).map((role) => role.key).sort();
+  }
+
+  /** A group of that name (names are unique in Jira: an existing one gets the members added). */
   addGroup(name: string, members: string[] = []): FakeJiraGroup {
+    const existing = this.groupByName(name);
+    if (existing) {
+      for (const member of members) existing.members.add(member);
+      return existing;
+    }
     const group: FakeJiraGroup = { groupId: randomUUID(), name, members: new Set(members) };
     this.groups.set(group.groupId, group);
     this.groupIdsByName.set(name.toLowerCase(), group.groupId);
@@ -125,7 +172,7 @@ export class FakeJiraCloud {
   }
 
   /** A change made outside the Jira API (the org API's lifecycle and profile calls on a managed account). */
-  updateAccount(accountId: string, changes: { emailAddress?: string; displayName?: string; active?: boolean }): void {
+  updateAccount(accountId: string, changes: { emailAddress?: string; displayName?: string; active?: boolean; suspended?: boolean }): void {
     const user = this.users.get(accountId);
     if (!user) return;
     if (changes.emailAddress !== undefined && changes.emailAddress !== user.emailAddress) {
@@ -135,6 +182,7 @@ export class FakeJiraCloud {
     }
     if (changes.displayName !== undefined) user.displayName = changes.displayName;
     if (changes.active !== undefined) user.active = changes.active;
+    if (changes.suspended !== undefined) user.suspended = changes.suspended;
   }
 
   groupByName(name: string): FakeJiraGroup | undefined {
@@ -187,6 +235,27 @@ export class FakeJiraCloud {
       self: `${this.baseUrl}/rest/api/3/group?groupId=${group.groupId}`,
       users: { size: group.members.size, items: [], 'max-results': 50, 'start-index': 0, 'end-index': 0 },
       expand: 'users',
+    };
+  }
+
+  private applicationRoleJson(role: FakeApplicationRole): Record<string, unknown> {
+    const details = (names: Iterable<string>) => [...names].map((name) => ({ name, groupId: this.groupByName(name)?.groupId ?? null, self: `${this.baseUrl}/rest/api/3/group?groupId=${this.groupByName(name)?.groupId ?? ''}` }));
+    const userCount = [...this.users.keys()].filter((id) => this.productAccess(id).includes(role.key)).length;
+    return {
+      key: role.key,
+      name: role.name,
+      groups: [...role.groups],
+      groupDetails: details(role.groups),
+      defaultGroups: [...role.defaultGroups],
+      defaultGroupsDetails: details(role.defaultGroups),
+      selectedByDefault: false,
+      defined: false,
+      numberOfSeats: 35000,
+      remainingSeats: 35000 - userCount,
+      userCount,
+      userCountDescription: 'users',
+      hasUnlimitedSeats: false,
+      platform: role.key === 'jira-core',
     };
   }
 
@@ -260,6 +329,13 @@ export class FakeJiraCloud {
         permissions[key] = { id: String(Object.keys(permissions).length), key, name: key, type: 'GLOBAL', description: key, havePermission: admin || key === 'USER_PICKER' };
       }
       return { status: 200, body: { permissions } };
+    });
+
+    // Get all application roles (Administer Jira): each role with the groups that grant it and its default groups.
+    s.route('GET', `${base}/applicationrole`, (request) => {
+      const denied = this.requireAdmin(request);
+      if (denied) return denied;
+      return { status: 200, body: [...this.applicationRoles.values()].map((role) => this.applicationRoleJson(role)) };
     });
 
     // Get all users: active, inactive and app users, maxResults up to 1000.

@@ -50,7 +50,8 @@ suite('a sync job survives the SIGKILL of the instance running it (real engine, 
   let db: Database;
   let dropDatabase: () => Promise<void>;
   let url: string;
-  const fake = new FakeJiraCloud({ credentials: { [JIRA_ADMIN.email]: JIRA_ADMIN.apiToken } });
+  // No application roles: Jira must hold exactly the directory, without a product's own access group.
+  const fake = new FakeJiraCloud({ credentials: { [JIRA_ADMIN.email]: JIRA_ADMIN.apiToken }, applicationRoles: {} });
   const instances: Instance[] = [];
   let tenantId: string;
   let connectionId: string;

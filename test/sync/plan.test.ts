@@ -1,4 +1,4 @@
-import { plan, type ActualState, type CreatedGroup, type LinkRecord, type PlanTarget, type SyncOp } from '../../src/sync/plan';
+import { plan, type ActualState, type CreatedGroup, type DeprovisionRecord, type LinkRecord, type PlanTarget, type SyncOp } from '../../src/sync/plan';
 import { desiredState, type SnapshotUser } from '../../src/sync/rules';
 import { parseSettings, type SyncSettingsInput } from '../../src/sync/settings';
 import type { ProjectLead, ComponentLead, TargetAccount, TargetKind } from '../../src/targets/types';
@@ -17,6 +17,11 @@ interface World {
   createdGroups?: string[];
   leads?: { projects?: ProjectLead[]; components?: ComponentLead[] };
   complete?: boolean;
+  /** Group names the product reports as granting access (Jira application roles); undefined = not read. */
+  accessGroups?: string[];
+  accessGroupsReadable?: boolean;
+  alsoServes?: TargetKind[];
+  deprovisioned?: DeprovisionRecord[];
 }
 
 function run(world: World) {
@@ -53,6 +58,7 @@ function run(world: World) {
     memberOf,
     membershipKnown: 'all',
     leads: world.leads ? { projects: world.leads.projects ?? [], components: world.leads.components ?? [] } : undefined,
+    accessGroups: world.accessGroups?.map((name) => ({ name, groupId: `gid-${name}`, product: 'jira-software', isDefault: true })),
   };
   const kind = world.kind ?? 'jira-dc';
   const target: PlanTarget = {
@@ -60,6 +66,8 @@ function run(world: World) {
     kind,
     capabilities: CAPABILITIES[kind],
     lifecycleVia: world.withOrg ? { targetId: 'org', capabilities: CAPABILITIES['atlassian-org'] } : undefined,
+    accessGroupsReadable: world.accessGroupsReadable,
+    alsoServes: world.alsoServes,
   };
   const links: LinkRecord[] = (world.links ?? []).map((l) => ({
     accountId: l.directoryUserId,
@@ -71,7 +79,7 @@ function run(world: World) {
     ...l,
   }));
   const createdGroups: CreatedGroup[] = (world.createdGroups ?? []).map((name) => ({ key: name.toLowerCase(), groupId: `gid-${name}`, name }));
-  return plan({ target, desired, actual, links, createdGroups, settings, complete: world.complete ?? true });
+  return plan({ target, desired, actual, links, createdGroups, settings, complete: world.complete ?? true, deprovisioned: world.deprovisioned });
 }
 
 /** One line per op: kind, subject and (where it matters) where it executes. */
@@ -89,7 +97,7 @@ function describe_(op: SyncOp): string {
     case 'reactivate-user':
       return `reactivate-user ${op.userId}${on}`;
     case 'add-member':
-      return `add-member ${op.groupKey} ${op.userId}`;
+      return `add-member ${op.groupKey} ${op.userId}${op.restore ? ' (restore)' : ''}`;
     case 'remove-member':
       return `remove-member ${op.groupKey} ${op.userId}${op.deprovision ? ' (deprovision)' : ''}`;
     case 'set-project-lead':
@@ -102,6 +110,10 @@ function describe_(op: SyncOp): string {
       return `delete-user ${op.userId} (${op.reason})`;
     case 'delete-group':
       return `delete-group ${op.groupName}`;
+    case 'mark-deprovisioned':
+      return `mark-deprovisioned ${op.userId} [${op.removedGroups.map((g) => g.name).join(',')}]`;
+    case 'mark-restored':
+      return `mark-restored ${op.userId}`;
   }
 }
 
@@ -257,7 +269,7 @@ describe('plan: deprovisioning and capability fallbacks', () => {
     ['ignores a gone user when told to', { settings: { user: { onGone: 'ignore' } }, users: [], accounts: accounts('u1'), links: linked('u1') }, []],
     ['deletes a gone user when delete is chosen and allowed', { settings: { user: { onGone: 'delete', operations: { delete: true } } }, users: [], accounts: accounts('u1'), links: linked('u1') }, ['delete-user u1 (gone)']],
     ['falls back to deactivation when delete is chosen but not allowed', { settings: { user: { onGone: 'delete' } }, users: [], accounts: accounts('u1'), links: linked('u1') }, ['deactivate-user u1']],
-    ['never deprovisions when deactivation is not allowed', { settings: { user: { operations: { deactivate: false } } }, users: [{ id: 'u1', active: false }], accounts: accounts('u1'), links: linked('u1') }, []],
+    ['never deprovisions when deactivation is not allowed (only records it, for the warning)', { settings: { user: { operations: { deactivate: false } } }, users: [{ id: 'u1', active: false }], accounts: accounts('u1'), links: linked('u1') }, ['mark-deprovisioned u1 []']],
     ['never deprovisions an account it did not create or adopt', { users: [], accounts: accounts('u1'), links: [{ directoryUserId: 'u1', managed: false }] }, []],
     ['never deprovisions an account without a link', { users: [{ id: 'u1', active: false }], accounts: accounts('u1') }, []],
     ['Jira Cloud with an org API key deactivates through the org', { kind: 'jira-cloud', withOrg: true, users: [{ id: 'u1', active: false }], accounts: accounts('u1'), links: linked('u1') }, ['deactivate-user u1 @org']],
@@ -272,16 +284,130 @@ describe('plan: deprovisioning and capability fallbacks', () => {
         groups: { devs: ['u1'], 'jira-software-users': ['u1'], unrelated: ['u1'] },
         links: linked('u1'),
       },
-      ['remove-member devs u1 (deprovision)', 'remove-member jira-software-users u1 (deprovision)'],
+      ['remove-member devs u1 (deprovision)', 'remove-member jira-software-users u1 (deprovision)', 'mark-deprovisioned u1 [devs,jira-software-users]'],
     ],
     ['Jira Cloud without an org key, fallback remove-from-site', { kind: 'jira-cloud', settings: { user: { deactivateFallback: 'remove-from-site' } }, users: [{ id: 'u1', active: false }], accounts: accounts('u1'), links: linked('u1') }, ['delete-user u1 (remove-from-site)']],
-    ['Jira Cloud without an org key, fallback none', { kind: 'jira-cloud', settings: { user: { deactivateFallback: 'none' } }, users: [{ id: 'u1', active: false }], accounts: accounts('u1'), links: linked('u1') }, []],
+    ['Jira Cloud without an org key, fallback none', { kind: 'jira-cloud', settings: { user: { deactivateFallback: 'none' } }, users: [{ id: 'u1', active: false }], accounts: accounts('u1'), links: linked('u1') }, ['mark-deprovisioned u1 []']],
   ])('%s', (_name, world, expected) => {
     expect(ops({ ...world, leads: world.leads ?? {} })).toEqual(expected);
   });
 
   it('reports the deprovisioned users (for the safety threshold)', () => {
     expect(run({ users: [{ id: 'u1', active: false }, { id: 'u2' }], accounts: accounts('u1', 'u2', 'u3'), links: linked('u1', 'u2', 'u3'), leads: {} }).deprovisionedUsers).toEqual(['u1', 'u3']);
+  });
+});
+
+describe('plan: deprovisioning removes access, never silently, and reactivation restores exactly that', () => {
+  const deactivated = (world: Partial<World>): World => ({ kind: 'jira-cloud', users: [{ id: 'bob', active: false }], accounts: accounts('bob'), links: linked('bob'), ...world });
+
+  it('Jira Cloud without an org: out of every application-role group and the new-user defaults, besides managed groups; no warning', () => {
+    const world = deactivated({
+      settings: { group: { defaultGroups: { newUsers: ['welcome'], allUsers: ['staff'] } } },
+      groups: { 'jira-software-users': ['bob'], 'jira-servicedesk-users': ['bob'], staff: ['bob'], welcome: ['bob'], unrelated: ['bob'] },
+      accessGroups: ['jira-software-users', 'jira-servicedesk-users'],
+      accessGroupsReadable: true,
+    });
+    expect(ops(world)).toEqual([
+      'remove-member jira-servicedesk-users bob (deprovision)',
+      'remove-member jira-software-users bob (deprovision)',
+      'remove-member staff bob (deprovision)',
+      'remove-member welcome bob (deprovision)',
+      'mark-deprovisioned bob [jira-servicedesk-users,jira-software-users,staff,welcome]',
+    ]);
+    expect(run(world).warnings).toEqual([]);
+  });
+
+  it('asks for the access groups and the account\'s groups when they were not read', () => {
+    const world = deactivated({ accessGroupsReadable: true, groups: { 'jira-software-users': ['bob'] } });
+    expect(run(world).needsAccess).toEqual({ accessGroups: true, accounts: [] });
+    expect(run({ ...world, accessGroups: ['jira-software-users'] }).needsAccess).toBeNull();
+  });
+
+  it('Confluence Cloud without an org: groups removed, and a warning that says why access stays', () => {
+    const result = run(deactivated({ kind: 'confluence-cloud', groups: { 'confluence-users': ['bob'] }, settings: { user: { productAccessGroups: ['confluence-users'] } } }));
+    expect(result.ops.map(describe_)).toEqual(['remove-member confluence-users bob (deprovision)', 'mark-deprovisioned bob [confluence-users]']);
+    expect(result.warnings).toEqual([
+      expect.objectContaining({ kind: 'confluence-cloud', userId: 'bob', message: expect.stringMatching(/^bob keeps Confluence access: Confluence Cloud has no API to deactivate a user or remove site access without an organization target/) }),
+    ]);
+  });
+
+  it('a Confluence site served through the Jira target is warned for, unless an org suspends', () => {
+    const world = deactivated({ accessGroups: [], alsoServes: ['confluence-cloud'] });
+    expect(run(world).warnings.map((w) => `${w.kind} ${w.userId}`)).toEqual(['confluence-cloud bob']);
+    expect(run({ ...world, withOrg: true }).warnings).toEqual([]);
+    expect(ops({ ...world, withOrg: true })).toEqual(['deactivate-user bob @org']);
+  });
+
+  it('Bitbucket Cloud: managed groups removed, and the workspace membership the API cannot remove is a warning', () => {
+    const result = run(deactivated({ kind: 'bitbucket-cloud', groups: { devs: ['bob'] }, settings: { group: { defaultGroups: { allUsers: ['devs'] } } } }));
+    expect(result.ops.map(describe_)).toEqual(['remove-member devs bob (deprovision)', 'mark-deprovisioned bob [devs]']);
+    expect(result.warnings[0]!.message).toMatch(/^bob keeps Bitbucket access: Bitbucket Cloud workspace membership is read-only/);
+  });
+
+  it('deactivation turned off is a warning too; "do nothing" (ignore) is not', () => {
+    expect(run(deactivated({ settings: { user: { operations: { deactivate: false } } } })).warnings[0]!.message).toBe(
+      'bob keeps Jira access: deactivation is turned off in the sync settings',
+    );
+    expect(run(deactivated({ settings: { user: { onInactive: 'ignore' } } })).warnings).toEqual([]);
+  });
+
+  it('an account already deprovisioned is not warned about again, and a no-change run plans nothing', () => {
+    const world = deactivated({
+      kind: 'confluence-cloud',
+      links: linked('bob').map((l) => ({ ...l, state: 'deactivated' as const })),
+      deprovisioned: [{ directoryUserId: 'bob', accountId: 'bob', method: 'groups-removed', removedGroups: [{ groupId: 'gid-devs', name: 'devs' }] }],
+    });
+    expect(run(world).ops).toEqual([]);
+    expect(run(world).warnings).toEqual([]);
+    // Nor are its groups read again on every full run (one call per former user).
+    expect(run({ ...world, kind: 'jira-cloud', accessGroupsReadable: true }).needsAccess).toBeNull();
+  });
+
+  it('reactivation adds back exactly the groups removed, then records the restore', () => {
+    const result = run({
+      kind: 'jira-cloud',
+      users: [{ id: 'bob' }],
+      accounts: accounts('bob'),
+      links: linked('bob').map((l) => ({ ...l, state: 'deactivated' as const })),
+      groups: { 'jira-software-users': [], devs: [], other: [] },
+      deprovisioned: [
+        { directoryUserId: 'bob', accountId: 'bob', method: 'groups-removed', removedGroups: [{ groupId: 'gid-jira-software-users', name: 'jira-software-users' }, { groupId: 'gid-devs', name: 'devs' }] },
+      ],
+    });
+    expect(result.ops.map(describe_)).toEqual(['add-member devs bob (restore)', 'add-member jira-software-users bob (restore)', 'mark-restored bob']);
+    expect(result.ops.at(-1)!.dependsOn).toEqual(['t1|add-member|devs|bob', 't1|add-member|jira-software-users|bob']);
+  });
+
+  it('Data Center deactivates with its own API (recorded as deactivated) and reactivation activates it again', () => {
+    const deactivation = run({ kind: 'jira-dc', users: [{ id: 'bob', active: false }], accounts: accounts('bob'), links: linked('bob') });
+    expect(deactivation.ops).toEqual([expect.objectContaining({ kind: 'deactivate-user', executeOn: 't1', method: 'deactivated' })]);
+    expect(deactivation.warnings).toEqual([]);
+    expect(
+      ops({
+        kind: 'confluence-dc',
+        users: [{ id: 'bob' }],
+        accounts: [{ accountId: 'bob', active: false }],
+        links: linked('bob').map((l) => ({ ...l, state: 'deactivated' as const })),
+        deprovisioned: [{ directoryUserId: 'bob', accountId: 'bob', method: 'deactivated', removedGroups: [] }],
+      }),
+    ).toEqual(['reactivate-user bob']);
+  });
+
+  it('reactivation of a suspended account restores it through the org (its Jira account never looked inactive)', () => {
+    expect(
+      ops({
+        kind: 'jira-cloud',
+        withOrg: true,
+        users: [{ id: 'bob' }],
+        accounts: accounts('bob'),
+        links: linked('bob').map((l) => ({ ...l, state: 'deactivated' as const })),
+        deprovisioned: [{ directoryUserId: 'bob', accountId: 'bob', method: 'suspended', removedGroups: [] }],
+      }),
+    ).toEqual(['reactivate-user bob @org']);
+    // An Atlassian account deactivated outside this sync is not "restored" on every run: noted instead.
+    const disabled: World = { kind: 'jira-cloud', withOrg: true, users: [{ id: 'bob' }], accounts: [{ accountId: 'bob', active: false }], links: linked('bob') };
+    expect(ops(disabled)).toEqual([]);
+    expect(noteCodes(disabled)).toEqual(['account-deactivated-not-suspended']);
   });
 });
 

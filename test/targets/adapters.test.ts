@@ -172,19 +172,45 @@ describe('Atlassian organization target', () => {
     await expect(wrongOrg.testConnection()).resolves.toMatchObject({ ok: false, message: expect.stringMatching(/404/) });
   });
 
-  it('pages users by cursor, deactivates, reactivates and updates profiles idempotently', async () => {
-    const users = Array.from({ length: 250 }, (_, i) => fake.addUser({ email: `o${i}@example.com` }));
-    expect(await collect(target.listUsers())).toHaveLength(250);
-    expect(fake.server.requests('GET', '/admin/v1/orgs/:orgId/users')).toHaveLength(3);
-    const ann = users[0]!;
+  it('lists every directory user through v2 (v1 lists managed accounts only), by cursor, 100 a page', async () => {
+    const before = fake.server.requests('GET', '/admin/v2/orgs/:orgId/directories/:directoryId/users').length;
+    Array.from({ length: 249 }, (_, i) => fake.addUser({ email: `o${i}@example.com` }));
+    const outsider = fake.addUser({ email: 'contractor@elsewhere.example', managed: false });
+    const listed = await collect(target.listUsers());
+    expect(listed).toHaveLength(250);
+    expect(listed.map((u) => u.accountId)).toContain(outsider.accountId);
+    expect(fake.server.requests('GET', '/admin/v2/orgs/:orgId/directories/:directoryId/users').length - before).toBe(3);
+    const v1 = await fetch(`${fake.baseUrl}/admin/v1/orgs/org-9/users`, { headers: { authorization: 'Bearer org-key' } }).then((r) => r.json() as Promise<{ data: Array<{ account_id: string }> }>);
+    expect(v1.data.map((u) => u.account_id)).not.toContain(outsider.accountId);
+  });
+
+  it('deactivates by suspending app access (v2 suspend/restore), never by disabling the account; idempotent', async () => {
+    const ann = fake.addUser({ email: 'ann.s@example.com' });
     await target.deactivateUser(ann.accountId);
-    await target.deactivateUser(ann.accountId);
+    await target.deactivateUser(ann.accountId); // already suspended: done, whatever the answer says
+    expect(fake.users.get(ann.accountId)).toMatchObject({ membership: 'suspended', status: 'active' });
     await expect(target.getUser(ann.accountId)).resolves.toMatchObject({ active: false });
     await target.reactivateUser(ann.accountId);
-    await target.updateUser(ann.accountId, { displayName: 'Ann Lee', email: 'ann@example.com' });
-    expect(fake.users.get(ann.accountId)).toMatchObject({ status: 'active', name: 'Ann Lee', email: 'ann@example.com' });
-    await expect(target.findUserByEmail('ANN@example.com')).resolves.toMatchObject({ accountId: ann.accountId });
+    await target.reactivateUser(ann.accountId);
+    expect(fake.users.get(ann.accountId)).toMatchObject({ membership: 'active', status: 'active' });
+    expect(fake.server.log.filter((r) => r.path.includes('/manage/lifecycle/'))).toEqual([]);
+    expect(fake.server.requests('POST', '/admin/v2/orgs/:orgId/directories/:directoryId/users/:accountId/suspend')).toHaveLength(2);
     await expect(target.getUser('712020:none')).resolves.toBeNull();
+  });
+
+  it('changes a name through the profile API and an email through the email API (the profile refuses an email)', async () => {
+    const bob = fake.addUser({ email: 'bob.o@example.com' });
+    await target.updateUser(bob.accountId, { displayName: 'Bob Lee', email: 'robert@example.com' });
+    expect(fake.users.get(bob.accountId)).toMatchObject({ name: 'Bob Lee', email: 'robert@example.com' });
+    expect(fake.server.requests('PATCH', '/users/:accountId/manage/profile').map((r) => r.body)).toEqual([{ name: 'Bob Lee' }]);
+    expect(fake.server.requests('PUT', '/users/:accountId/manage/email').map((r) => r.body)).toEqual([{ email: 'robert@example.com' }]);
+    const refused = await fetch(`${fake.baseUrl}/users/${bob.accountId}/manage/profile`, {
+      method: 'PATCH',
+      headers: { authorization: 'Bearer org-key', 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'x@example.com' }),
+    });
+    expect(refused.status).toBe(400);
+    await expect(target.findUserByEmail('ROBERT@example.com')).resolves.toMatchObject({ accountId: bob.accountId });
   });
 
   it('manages directory groups and memberships idempotently', async () => {
@@ -195,6 +221,10 @@ describe('Atlassian organization target', () => {
     await target.addMember(group.groupId, user.accountId);
     await expect(collect(target.listGroupMembers(group.groupId))).resolves.toEqual([user.accountId]);
     await expect(target.listUserGroups(user.accountId)).resolves.toEqual([group]);
+    // Members come from the documented users endpoint filtered by groupIds; the fake has no memberships listing.
+    expect(fake.server.requests('GET', '/admin/v2/orgs/:orgId/directories/:directoryId/users').at(-1)!.query).toContain(`groupIds=${group.groupId}`);
+    const listing = await fetch(`${fake.baseUrl}/admin/v2/orgs/org-9/directories/${fake.directoryId}/groups/${group.groupId}/memberships`, { headers: { authorization: 'Bearer org-key' } });
+    expect(listing.status).toBe(405);
     await target.removeMember(group.groupId, user.accountId);
     await target.removeMember(group.groupId, user.accountId);
     await target.deleteGroup(group.groupId);

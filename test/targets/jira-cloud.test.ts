@@ -59,7 +59,8 @@ describe('Jira Cloud target against the fake Jira', () => {
     for (let i = 0; i < 120; i += 1) jira.addGroup(`group-${i}`);
     const big = jira.addGroup('big', people.map((p) => p.accountId));
     const groups = await collect(target.listGroups());
-    expect(groups).toHaveLength(121);
+    expect(groups).toHaveLength(122); // and the site's jira-software-users
+    expect(groups.map((g) => g.name)).toContain('jira-software-users');
     expect(jira.server.requests('GET', '/rest/api/3/group/bulk')).toHaveLength(3);
     const members = await collect(target.listGroupMembers(big.groupId));
     expect(members).toEqual(people.map((p) => p.accountId));
@@ -114,14 +115,38 @@ describe('Jira Cloud target against the fake Jira', () => {
     await expect(target.deleteUser(user.accountId)).resolves.toBeUndefined();
   });
 
+  it('reads the groups that grant product access from the application roles; a product granted on create joins its default group', async () => {
+    const groups = await target.listAccessGroups();
+    expect(groups).toEqual([{ name: 'jira-software-users', groupId: jira.groupByName('jira-software-users')!.groupId, product: 'jira-software', isDefault: true }]);
+    expect(jira.server.requests('GET', '/rest/api/3/applicationrole')).toHaveLength(1);
+    const created = await target.createUser({ email: 'new@example.com', displayName: null, username: 'new', products: ['jira-software'] });
+    expect(jira.productAccess(created.accountId)).toEqual(['jira-software']);
+    await target.removeMember(jira.groupByName('jira-software-users')!.groupId, created.accountId);
+    expect(jira.productAccess(created.accountId)).toEqual([]);
+
+    // Several roles and groups, and a group granting two products: listed per product.
+    const site = new FakeJiraCloud({ applicationRoles: { 'jira-software': ['jira-software-users', 'engineering'], 'jira-servicedesk': ['agents', 'engineering'] } });
+    await site.start();
+    try {
+      const other = new JiraCloudTarget({ http: { baseUrl: site.baseUrl, email: 'admin@example.com', apiToken: 'jira-token', ...fastRetries } });
+      const listed = (await other.listAccessGroups()).map((g) => `${g.product}:${g.name}${g.isDefault ? '*' : ''}`).sort();
+      expect(listed).toEqual(['jira-servicedesk:agents*', 'jira-servicedesk:engineering', 'jira-software:engineering', 'jira-software:jira-software-users*']);
+      // Administer Jira is required, as documented.
+      const viewer = new JiraCloudTarget({ http: { baseUrl: jira.baseUrl, email: 'viewer@example.com', apiToken: 'viewer-token', ...fastRetries } });
+      await expect(viewer.listAccessGroups()).rejects.toMatchObject({ status: 403 });
+    } finally {
+      await site.stop();
+    }
+  });
+
   it('creates groups idempotently: a name in use returns the existing group', async () => {
     const created = await target.createGroup('Team A');
     expect(jira.groupByName('Team A')?.groupId).toBe(created.groupId);
     const again = await target.createGroup('team a');
     expect(again).toEqual(created);
-    expect(jira.groups.size).toBe(1);
+    expect([...jira.groups.values()].map((g) => g.name).sort()).toEqual(['Team A', 'jira-software-users']);
     await target.deleteGroup(created.groupId);
-    expect(jira.groups.size).toBe(0);
+    expect(jira.groupByName('Team A')).toBeUndefined();
     await expect(target.deleteGroup(created.groupId)).resolves.toBeUndefined();
   });
 
@@ -198,7 +223,7 @@ describe('Jira Cloud target against the fake Jira', () => {
     it('retries 5xx and then succeeds', async () => {
       jira.server.queueStatus(2, 503, { path: '/rest/api/3/group/bulk' });
       jira.addGroup('a');
-      await expect(collect(target.listGroups())).resolves.toHaveLength(1);
+      await expect(collect(target.listGroups())).resolves.toHaveLength(2); // a, and the site's jira-software-users
     });
 
     it('stops after bounded retries with a TargetError', async () => {

@@ -157,7 +157,8 @@ describe('TargetStore', () => {
       expect(target).toBeInstanceOf(JiraCloudTarget);
       expect(target.capabilities.deactivateUser).toBe(true);
       await target.deactivateUser(user.accountId);
-      expect(org.users.get(user.accountId)!.status).toBe('inactive');
+      // Deactivation = the org's v2 suspend of app access; the account itself stays active.
+      expect(org.users.get(user.accountId)).toMatchObject({ status: 'active', membership: 'suspended' });
       await expect(store.create(tenantId, jiraInput({ name: 'bad', settings: { orgTargetId: stored.id } }))).rejects.toThrow(/atlassian-org target/);
     } finally {
       await org.stop();

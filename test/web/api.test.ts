@@ -61,6 +61,20 @@ describe('admin API', () => {
     expect((await api('tenant-b').get('/connections').expect(200)).body.connections).toEqual([]);
   });
 
+  it('says what a deactivation does on each current target, for this tenant only', async () => {
+    const none = await api('tenant-a').get(`/connections/${connectionId}/deprovisioning`).expect(200);
+    expect(none.body).toEqual({ onInactive: [], onGone: [] });
+    const jira = await api('tenant-a')
+      .post('/targets', { kind: 'jira-cloud', name: 'Jira', baseUrl: 'http://127.0.0.1:9', credentials: { email: 'admin@example.com', apiToken: 't' } })
+      .expect(201);
+    const res = await api('tenant-a').get(`/connections/${connectionId}/deprovisioning`).expect(200);
+    expect(res.body.onInactive).toEqual([
+      expect.objectContaining({ targetId: jira.body.target.id, kind: 'jira-cloud', effect: 'remove-groups', removesAllAccess: true, warning: null, sentence: expect.stringMatching(/application roles/) }),
+    ]);
+    await api('tenant-b').get(`/connections/${connectionId}/deprovisioning`).expect(404);
+    await api('tenant-a').delete(`/targets/${jira.body.target.id}`).expect(204);
+  });
+
   it('saves settings all or nothing, with the field path of each problem', async () => {
     const before = await api('tenant-a').get(`/connections/${connectionId}/settings`).expect(200);
     const bad = await api('tenant-a')
