@@ -624,7 +624,10 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       // The run the page shows: the running job's, else the connection's newest (whatever started it: the
       // button, the schedule, a SCIM change or a confirmation), so a run the page did not start is seen too.
       const runningRunId = status.running?.progress?.runId;
-      const run = (runningRunId ? await getRun(db, admin.tenant.id, runningRunId) : null) ?? (await listRuns(db, { tenantId: admin.tenant.id, connectionId: connection.id, limit: 1 })).runs[0] ?? null;
+      let run = (runningRunId ? await getRun(db, admin.tenant.id, runningRunId) : null) ?? (await listRuns(db, { tenantId: admin.tenant.id, connectionId: connection.id, limit: 1 })).runs[0] ?? null;
+      // A job that started but has no run yet is not the previous run: the page shows it as starting.
+      const startedAt = status.running?.startedAt;
+      if (status.running && !runningRunId && run && startedAt && run.startedAt.getTime() < new Date(startedAt).getTime() - 1000) run = null;
       const { rows: targetCount } = await db.query<{ n: number }>('SELECT count(*) AS n FROM targets WHERE tenant_id = $1 AND enabled', [admin.tenant.id]);
       res.json({
         ...status,

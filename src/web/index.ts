@@ -14,6 +14,7 @@ import type { SyncEngine } from '../sync/runs';
 import { createAdminApi } from './api';
 import { JiraAdminCheck, type AdminCheck } from './auth';
 import { mountDevHost } from './dev';
+import { mountHelp } from './help';
 import { mountAdminPages } from './pages';
 
 export interface WebDependencies {
@@ -72,6 +73,7 @@ export function mountWeb(app: Express, addon: AddOn, deps: WebDependencies): { a
   app.use('/aui', express.static(path.join(projectRoot(), 'node_modules', '@atlassian', 'aui', 'dist', 'aui'), STATIC_OPTIONS));
 
   mountAdminPages(app, addon, { config });
+  mountHelp(app);
   app.use('/api', createAdminApi({ ...deps, adminCheck, jobs }));
   mountDevHost(app, { config, tenants: deps.tenants });
   return { adminCheck, jobs };

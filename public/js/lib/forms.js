@@ -20,20 +20,35 @@ export function fieldElement(form, path) {
   return null;
 }
 
+/** The visible name of a field (its label without the required marker), for the banner. */
+function labelOf(form, el) {
+  var label = el.id ? form.querySelector('label[for="' + el.id + '"]') : null;
+  if (!label) return '';
+  var copy = label.cloneNode(true);
+  $all('.icon-required, .assistive', copy).forEach(function (marker) { marker.remove(); });
+  return copy.textContent.trim();
+}
+
+/**
+ * Each message goes beside its field, and the banner repeats them all (named by the field's label), so a
+ * message is seen whether the field is in view or not.
+ */
 export function showErrors(form, fields) {
-  var unplaced = [];
+  var lines = [];
   var first = null;
   Object.keys(fields).forEach(function (path, index) {
     var el = path ? fieldElement(form, path) : null;
-    if (!el) { unplaced.push((path ? path + ': ' : '') + fields[path]); return; }
+    if (!el) { lines.push(fields[path]); return; }
     var id = 'error-' + index + '-' + Math.random().toString(36).slice(2, 7);
     var message = h('div', { class: 'error', id: id, 'data-error-for': path }, fields[path]);
     el.setAttribute('aria-invalid', 'true');
     el.setAttribute('aria-describedby', ((el.getAttribute('aria-describedby') || '') + ' ' + id).trim());
     el.parentNode.insertBefore(message, el.nextSibling);
+    var label = labelOf(form, el);
+    lines.push(label ? label + ': ' + fields[path] : fields[path]);
     if (!first) first = el;
   });
-  showMessage('error', unplaced.length ? unplaced.join('; ') : 'Some fields need attention.');
+  showMessage('error', (lines.length > 1 ? 'Check these fields: ' : '') + lines.join(' · '));
   if (first && first.focus) first.focus();
 }
 
@@ -83,9 +98,12 @@ export function renderFields(container, specs, values, prefix) {
     var name = (prefix ? prefix + '.' : '') + spec[0];
     var id = 'field-' + name.replace(/\./g, '-');
     var secret = spec[3];
-    var input = h('input', { class: 'text long-field', id: id, name: name, 'data-field': name, type: secret ? 'password' : 'text', placeholder: secret && values && values[spec[0]] ? 'Stored — leave empty to keep' : spec[2] || '', autocomplete: 'off' });
+    var stored = secret && values && values[spec[0]];
+    // Required unless the label says optional, or a stored secret may be kept by leaving the field empty.
+    var required = !/\(optional\)/.test(spec[1]) && !stored;
+    var input = h('input', { class: 'text long-field', id: id, name: name, 'data-field': name, type: secret ? 'password' : 'text', placeholder: stored ? 'Stored — leave empty to keep' : spec[2] || '', autocomplete: 'off', 'aria-required': required ? 'true' : null });
     if (values && !secret && values[spec[0]] !== undefined) input.value = values[spec[0]];
-    container.appendChild(h('div', { class: 'field-group' }, h('label', { for: id }, spec[1]), input));
+    container.appendChild(h('div', { class: 'field-group' }, h('label', { for: id }, spec[1], required ? requiredMarker() : null), input));
   });
 }
 
@@ -98,4 +116,9 @@ export function collect(container) {
     set(out, el.getAttribute('data-field'), value);
   });
   return out;
+}
+
+/** AUI's required marker (an icon whose text "required" is read by screen readers). */
+export function requiredMarker() {
+  return h('span', { class: 'aui-icon icon-required' }, 'required');
 }

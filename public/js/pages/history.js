@@ -5,7 +5,7 @@ import { $, $all, h } from '../lib/dom.js';
 import { onSubmit } from '../lib/forms.js';
 import { PHASES, fmtDate, fmtDuration } from '../lib/format.js';
 import { failed } from '../lib/messages.js';
-import { opLabel } from '../lib/ops.js';
+import { TRIGGERS, clipCell, statusLozenge, targetCell, warningItems } from '../lib/ops.js';
 
 export default function init() {
   var filterForm = $('#runs-filter');
@@ -28,8 +28,8 @@ export default function init() {
       body.runs.forEach(function (run) {
         tbody.appendChild(h('tr', { 'data-run': run.id },
           h('td', {}, fmtDate(run.startedAt)), h('td', {}, run.connectionName || '—'),
-          h('td', {}, run.trigger + (run.dryRun ? ' (dry run)' : '')),
-          h('td', {}, h('span', { class: 'aui-lozenge' + (run.status === 'succeeded' ? ' aui-lozenge-success' : run.status === 'failed' || run.status === 'partial' ? ' aui-lozenge-error' : '') }, run.status)),
+          h('td', {}, (TRIGGERS[run.trigger] || run.trigger) + (run.dryRun ? ' (dry run)' : '')),
+          h('td', {}, statusLozenge(run.status)),
           h('td', {}, run.opsTotal + ' (' + run.opsSucceeded + ' / ' + run.opsFailed + ' / ' + run.opsSkipped + ')'),
           h('td', {}, fmtDuration(run.durationMs)),
           h('td', {}, h('button', { type: 'button', class: 'aui-button aui-button-link', onclick: function () { openRun(run.id); } }, 'Open run'))));
@@ -51,10 +51,12 @@ export default function init() {
       $('#run-heading').textContent = 'Run of ' + (run.connectionName || 'a deleted app') + ', ' + fmtDate(run.startedAt);
       var dl = $('#run-summary');
       dl.textContent = '';
-      [['Status', run.status], ['Phase', PHASES[run.phase] || run.phase], ['Trigger', run.trigger + (run.dryRun ? ' (dry run)' : '')], ['Mode', run.mode],
+      [['Status', run.status.replace(/_/g, ' ')], ['Phase', PHASES[run.phase] || run.phase], ['Trigger', (TRIGGERS[run.trigger] || run.trigger) + ' (' + run.trigger + ')' + (run.dryRun ? ', dry run' : '')], ['Mode', run.mode],
         ['Changes', run.opsTotal + ' planned, ' + run.opsSucceeded + ' done, ' + run.opsFailed + ' failed, ' + run.opsSkipped + ' skipped'],
         ['Write calls', run.writeCalls], ['Duration', fmtDuration(run.durationMs)], ['Started by', run.actor || run.trigger], ['Error', run.error || '—']]
         .forEach(function (pair) { dl.appendChild(h('dt', {}, pair[0])); dl.appendChild(h('dd', {}, String(pair[1]))); });
+      var warnings = warningItems(run.warnings);
+      if (warnings.length) { dl.appendChild(h('dt', {}, 'Warnings')); dl.appendChild(h('dd', {}, h.apply(null, ['ul', { class: 'ugs-warnings' }].concat(warnings)))); }
       panel.focus();
       return loadOps();
     }).catch(failed);
@@ -66,10 +68,9 @@ export default function init() {
       var tbody = $('#ops-table tbody');
       tbody.textContent = '';
       body.ops.forEach(function (op) {
-        var label = opLabel(op);
-        tbody.appendChild(h('tr', {}, h('td', {}, op.seq), h('td', {}, label.change), h('td', {}, label.who), h('td', {}, op.status), h('td', {}, op.error || '')));
+        tbody.appendChild(h('tr', { 'data-op': op.seq }, h('td', {}, op.seq), clipCell(op.label, { 'data-label': '' }), clipCell(op.userDisplay), clipCell(op.groupName), targetCell(op), h('td', {}, statusLozenge(op.status)), clipCell(op.error)));
       });
-      if (!body.ops.length) tbody.appendChild(h('tr', {}, h('td', { colspan: 5 }, 'No operations.')));
+      if (!body.ops.length) tbody.appendChild(h('tr', {}, h('td', { colspan: 7 }, 'No operations.')));
       $('#ops-page').textContent = body.total ? (opsOffset + 1) + '–' + (opsOffset + body.ops.length) + ' of ' + body.total : '';
       $('#ops-prev').disabled = opsOffset === 0;
       $('#ops-next').disabled = opsOffset + body.ops.length >= body.total;
@@ -81,7 +82,7 @@ export default function init() {
       var tbody = $('#audit-table tbody');
       tbody.textContent = '';
       body.entries.forEach(function (e) {
-        tbody.appendChild(h('tr', {}, h('td', {}, fmtDate(e.createdAt)), h('td', {}, e.actor), h('td', {}, e.action), h('td', {}, h('code', {}, JSON.stringify(e.details).slice(0, 300)))));
+        tbody.appendChild(h('tr', { 'data-action': e.action }, h('td', {}, fmtDate(e.createdAt)), clipCell(e.actor), h('td', {}, e.text || e.action), h('td', {}, h('code', {}, e.action))));
       });
     });
   }

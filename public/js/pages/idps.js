@@ -3,7 +3,8 @@ import { api } from '../lib/api.js';
 import { connections, loadConnections, storeConnectionId } from '../lib/connections.js';
 import { $, $all, copyButtons, h } from '../lib/dom.js';
 import { attempt, collect, onSubmit, renderFields } from '../lib/forms.js';
-import { fmtDate } from '../lib/format.js';
+import { checkText, fmtDate } from '../lib/format.js';
+import { checklist } from '../lib/checklists.js';
 import { failed, showMessage } from '../lib/messages.js';
 
 var PULL_FIELDS = {
@@ -47,9 +48,12 @@ export default function init() {
   });
   $('#cancel-add-app').addEventListener('click', function () { addPanel.hidden = true; addButton.setAttribute('aria-expanded', 'false'); addButton.focus(); });
 
-  function showSecret(scimBaseUrl, secret) {
+  function showSecret(scimBaseUrl, secret, provider) {
     $('#scim-base-url').value = scimBaseUrl;
     $('#scim-token').value = secret;
+    var box = $('#setup-checklist');
+    box.textContent = '';
+    if (provider) box.appendChild(checklist(provider));
     var panel = $('#secret-panel');
     panel.hidden = false;
     panel.focus();
@@ -64,7 +68,7 @@ export default function init() {
       $('#app-name').value = '';
       storeConnectionId(body.connection.id);
       showMessage('success', 'Created ' + body.connection.name + '.');
-      showSecret(body.connection.scimBaseUrl, body.token);
+      showSecret(body.connection.scimBaseUrl, body.token, body.connection.provider);
       return render();
     });
   });
@@ -77,6 +81,9 @@ export default function init() {
       $('#detail-heading').textContent = body.connection.name;
       $('#rename-name').value = body.connection.name;
       $('#detail-scim-url').value = body.connection.scimBaseUrl;
+      var setup = $('#detail-checklist');
+      setup.textContent = '';
+      setup.appendChild(checklist(body.connection.provider));
       var tokens = $('#tokens-table tbody');
       tokens.textContent = '';
       body.tokens.forEach(function (t) {
@@ -85,7 +92,7 @@ export default function init() {
       });
       $('#pull-kind').value = body.pull ? body.pull.kind : '';
       renderFields($('#pull-fields'), PULL_FIELDS[$('#pull-kind').value] || [], body.pull);
-      $('#pull-test-result').textContent = '';
+      outcome(null, '');
       $('#delete-name').textContent = body.connection.name;
       $('#detail-heading').focus && panel.scrollIntoView();
     }).catch(failed);
@@ -121,8 +128,22 @@ export default function init() {
     if (!kind) return api('DELETE', '/connections/' + selected.id + '/pull').then(function () { showMessage('success', 'Pull credentials removed.'); });
     var body = collect($('#pull-fields'));
     body.kind = kind;
-    return api('PUT', '/connections/' + selected.id + '/pull', body).then(function () { showMessage('success', 'Pull credentials saved.'); return openDetail(selected.id); });
+    return api('PUT', '/connections/' + selected.id + '/pull', body).then(function (saved) {
+      // Saved either way; the test that ran with the save says whether pulls will work.
+      return openDetail(selected.id).then(function () {
+        var test = saved && saved.test;
+        if (test) outcome(test.ok, checkText(test));
+        showMessage(!test || test.ok ? 'success' : 'warning', 'Pull credentials saved.' + (test ? ' Connection test: ' + checkText(test) : ''));
+      });
+    });
   });
+
+  /** The test's outcome beside the button, always: found, refused, or why it could not be tried. */
+  function outcome(ok, text) {
+    var box = $('#pull-test-result');
+    box.className = 'ugs-test-outcome ' + (ok === null ? '' : ok ? 'ugs-ok' : 'ugs-bad');
+    box.textContent = text;
+  }
   $('#pull-test').addEventListener('click', function () {
     var form = $('#pull-form');
     attempt(form, function () {
@@ -130,11 +151,13 @@ export default function init() {
       var body = collect($('#pull-fields'));
       var complete = kind && $all('input[type="password"]', form).every(function (el) { return el.value !== ''; });
       if (complete) body.kind = kind;
-      $('#pull-test-result').textContent = 'Testing…';
+      outcome(null, 'Testing…');
       return api('POST', '/connections/' + selected.id + '/pull/test', complete ? body : {}).then(function (result) {
-        var box = $('#pull-test-result');
-        box.textContent = '';
-        box.appendChild(h('div', { class: 'aui-message aui-message-' + (result.ok ? 'success' : 'error') }, h('p', {}, result.message)));
+        outcome(result.ok, checkText(result));
+      }, function (error) {
+        var fields = error.data && error.data.fields;
+        outcome(false, 'Not tested: ' + (fields ? Object.keys(fields).map(function (k) { return fields[k]; }).join(' · ') : error.message || 'the request failed'));
+        throw error;
       });
     });
   });

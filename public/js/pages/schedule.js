@@ -3,7 +3,7 @@ import { api } from '../lib/api.js';
 import { connectionPicker } from '../lib/connections.js';
 import { $, $all, fillDatalist, h } from '../lib/dom.js';
 import { clearErrors, onSubmit, showErrors } from '../lib/forms.js';
-import { fmtDate } from '../lib/format.js';
+import { fmtDate, fmtInZone, localZone } from '../lib/format.js';
 import { showMessage } from '../lib/messages.js';
 
 export default function init() {
@@ -32,7 +32,14 @@ export default function init() {
     $('#schedule-description').textContent = body.description ? 'Runs ' + body.description + '.' : 'No schedule.';
     var list = $('#next-runs');
     list.textContent = '';
-    (body.nextRuns || []).forEach(function (d) { list.appendChild(h('li', {}, fmtDate(d))); });
+    // In the schedule's own zone (what the admin set), labelled, with the viewer's local time beside it.
+    var zone = body.schedule && body.schedule.timeZone;
+    var local = localZone();
+    $('#next-runs-heading').textContent = zone ? 'Next runs (' + zone + ')' : 'Next runs';
+    (body.nextRuns || []).forEach(function (d) {
+      var here = zone && zone !== local ? h('span', { class: 'description' }, ' — ' + fmtInZone(d, local) + ' your time (' + local + ')') : null;
+      list.appendChild(h('li', {}, h('strong', {}, zone ? fmtInZone(d, zone) + ' ' + zone : fmtDate(d)), here));
+    });
   }
   var timer = null;
   function preview() {

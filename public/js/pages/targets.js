@@ -2,6 +2,7 @@
 import { api } from '../lib/api.js';
 import { $, $all, h } from '../lib/dom.js';
 import { collect, onSubmit, renderFields } from '../lib/forms.js';
+import { PRODUCT_NAMES, checkText } from '../lib/format.js';
 import { failed, showMessage } from '../lib/messages.js';
 
 var TARGET_FIELDS = {
@@ -30,26 +31,32 @@ export default function init() {
       $('#targets-empty').hidden = body.targets.length > 0;
       body.targets.forEach(function (t) {
         var can = Object.keys(CAPABILITY_LABELS).filter(function (k) { return t.capabilities[k]; }).map(function (k) { return CAPABILITY_LABELS[k]; }).join(', ');
-        var check = t.lastCheck ? (t.lastCheck.ok ? 'OK' : 'Failed: ' + t.lastCheck.message) : 'not tested';
-        tbody.appendChild(h('tr', {},
-          h('td', {}, t.name), h('td', {}, t.kind), h('td', {}, h('code', {}, t.baseUrl)), h('td', {}, can || '—', t.sharesDirectoryWith ? ' (shares users and groups with Jira)' : ''),
-          h('td', {}, check),
+        var check = t.lastCheck ? checkText(t.lastCheck) : 'not tested';
+        var outcome = h('span', { class: 'ugs-test-outcome', role: 'status', 'aria-live': 'polite', 'data-test-outcome': t.id });
+        tbody.appendChild(h('tr', { 'data-target': t.id },
+          h('td', { class: 'ugs-clip', title: t.name }, t.name), h('td', {}, PRODUCT_NAMES[t.kind] || t.kind), h('td', { class: 'ugs-clip', title: t.baseUrl }, h('code', {}, t.baseUrl)), h('td', {}, can || '—', t.sharesDirectoryWith ? ' (shares users and groups with Jira)' : ''),
+          h('td', { class: 'ugs-clip', title: check }, check),
           h('td', {},
-            h('button', { type: 'button', class: 'aui-button', onclick: function () { testTarget(t); } }, 'Test connection'), ' ',
+            h('button', { type: 'button', class: 'aui-button', onclick: function () { testTarget(t, outcome); } }, 'Test connection'), ' ', outcome, ' ',
             h('button', { type: 'button', class: 'aui-button', onclick: function () { edit(t); } }, 'Edit'), ' ',
             h('button', { type: 'button', class: 'aui-button', onclick: function () { removeTarget(t); } }, 'Delete'))));
       });
     });
   }
 
-  function testTarget(t) {
-    var box = $('#target-test-result');
-    box.textContent = 'Testing ' + t.name + '…';
+  /** The outcome is written beside the button, whatever happens (found, refused, or the request failed). */
+  function testTarget(t, outcome) {
+    outcome.className = 'ugs-test-outcome';
+    outcome.textContent = 'Testing…';
     api('POST', '/targets/' + t.id + '/test', {}).then(function (result) {
-      box.textContent = '';
-      box.appendChild(h('div', { class: 'aui-message aui-message-' + (result.ok ? 'success' : 'error') }, h('p', {}, t.name + ': ' + result.message)));
-      return render();
-    }).catch(failed);
+      outcome.className = 'ugs-test-outcome ' + (result.ok ? 'ugs-ok' : 'ugs-bad');
+      outcome.textContent = checkText(result);
+      showMessage(result.ok ? 'success' : 'error', t.name + ': ' + checkText(result));
+    }, function (error) {
+      outcome.className = 'ugs-test-outcome ugs-bad';
+      outcome.textContent = 'Not tested: ' + (error.message || 'the request failed');
+      failed(error);
+    });
   }
 
   function removeTarget(t) {
@@ -89,7 +96,14 @@ export default function init() {
     body.name = $('#target-name').value;
     if ($('#target-base-url').value) body.baseUrl = $('#target-base-url').value;
     var request = editing ? api('PATCH', '/targets/' + editing.id, body) : api('POST', '/targets', Object.assign({ kind: $('#target-kind').value }, body));
-    return request.then(function () { panel.hidden = true; showMessage('success', 'Target saved.'); return render(); });
+    return request.then(function (body) {
+      panel.hidden = true;
+      // Saved either way; what the connection test found decides how the message reads.
+      var test = body.test;
+      if (!test) showMessage('success', 'Saved.');
+      else showMessage(test.ok ? 'success' : 'warning', 'Saved. Connection test: ' + checkText(test) + (test.ok ? '' : ' — fix it with Edit; syncs into this target fail until it passes.'));
+      return render();
+    });
   });
 
   fields();

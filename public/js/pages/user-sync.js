@@ -5,11 +5,12 @@ import { $, $all, fillDatalist, h } from '../lib/dom.js';
 import { emptyToNull, loadTargetGroups, settingsPage, transformFrom } from '../lib/settings.js';
 
 export default function init() {
-  var products = ['jira-software', 'jira-servicedesk', 'jira-core', 'jira-product-discovery'];
+  // Jira Cloud's product keys (POST /rest/api/3/user `products`), shown by the names the products are sold under.
+  var products = [['jira-software', 'Jira Software'], ['jira-servicedesk', 'Jira Service Management'], ['jira-core', 'Jira Work Management'], ['jira-product-discovery', 'Jira Product Discovery']];
   var box = $('#products-on-create');
   products.forEach(function (p) {
-    var id = 'product-' + p;
-    box.appendChild(h('div', { class: 'checkbox' }, h('input', { class: 'checkbox', type: 'checkbox', id: id, value: p, 'data-product': p }), h('span', { class: 'aui-form-glyph' }), h('label', { for: id }, p)));
+    var id = 'product-' + p[0];
+    box.appendChild(h('div', { class: 'checkbox' }, h('input', { class: 'checkbox', type: 'checkbox', id: id, value: p[0], 'data-product': p[0], 'aria-describedby': 'products-help' }), h('span', { class: 'aui-form-glyph' }), h('label', { for: id, title: p[0] }, p[1])));
   });
   var page = settingsPage('#user-settings-form', ['user', 'safety'], function (state) {
     $all('[data-product]', box).forEach(function (el) { el.checked = state.settings.user.productsOnCreate.indexOf(el.value) >= 0; });
