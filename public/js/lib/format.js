@@ -28,6 +28,7 @@ export function checkText(check) {
 
 /** What an admin does about the usual failures (the message itself says what the product answered). */
 function hint(message) {
+  if (/\bcheck\b/i.test(message)) return '';
   if (/\b401\b|unauthori[sz]ed/i.test(message)) return ' — the credentials were refused: check the email and API token';
   if (/\b403\b|forbidden/i.test(message)) return ' — the account lacks the permission: use a site or org admin';
   if (/\b404\b/.test(message)) return ' — nothing found at that address: check the base URL';

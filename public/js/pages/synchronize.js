@@ -112,7 +112,7 @@ export default function init() {
     cancel.setAttribute('data-job', job ? job.id : mine ? pendingJobId : '');
     var waiting = body.queued.filter(function (q) { return q.id !== pendingJobId; });
     $('#queued-note').hidden = waiting.length === 0 || Boolean(job);
-    if (waiting.length) $('#queued-note').textContent = 'Queued: ' + waiting.map(function (q) { return (TRIGGERS[q.trigger] || q.trigger).toLowerCase() + ' (from ' + fmtDate(q.runAfter) + ')'; }).join(', ') + '.';
+    if (waiting.length) $('#queued-note').textContent = 'Queued: ' + waiting.map(function (q) { return (TRIGGERS[q.trigger] || q.trigger) + (q.dryRun ? ' (dry run)' : '') + ', due ' + fmtDate(q.runAfter); }).join('; ') + '.';
 
     if (mine && !job) {
       $('#sync-title').textContent = 'Queued';

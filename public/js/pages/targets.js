@@ -101,7 +101,7 @@ export default function init() {
       // Saved either way; what the connection test found decides how the message reads.
       var test = body.test;
       if (!test) showMessage('success', 'Saved.');
-      else showMessage(test.ok ? 'success' : 'warning', 'Saved. Connection test: ' + checkText(test) + (test.ok ? '' : ' — fix it with Edit; syncs into this target fail until it passes.'));
+      else showMessage(test.ok ? 'success' : 'warning', 'Saved. Connection test: ' + checkText(test) + (test.ok ? '' : ' Fix it with Edit: syncs into this target fail until the test passes.'));
       return render();
     });
   });
