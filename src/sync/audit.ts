@@ -109,6 +109,17 @@ export function auditValue(value: unknown): string {
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 
+const PROVIDER_NAMES: Record<string, string> = {
+  miniorange: 'miniOrange',
+  entra: 'Microsoft Entra ID',
+  okta: 'Okta',
+  onelogin: 'OneLogin',
+  jumpcloud: 'JumpCloud',
+  google: 'Google Workspace',
+  keycloak: 'Keycloak',
+  generic: 'SCIM 2.0',
+};
+
 const TARGET_PRODUCTS: Record<string, string> = {
   'jira-cloud': 'Jira',
   'confluence-cloud': 'Confluence',
@@ -137,7 +148,7 @@ export function describeAudit(entry: { action: string; details: Record<string, u
     case 'run.cancel':
       return `Cancelled run ${String(d.runId ?? '')} that waited for confirmation.`;
     case 'connection.create':
-      return `Created the IdP app ${name ?? '?'} (${String(d.provider ?? '?')}).`;
+      return `Created the IdP app ${name ?? '?'} (${PROVIDER_NAMES[String(d.provider)] ?? String(d.provider ?? '?')}).`;
     case 'connection.rename':
       return `Renamed the IdP app: ${auditValue(d.from)} → ${auditValue(d.to)}.`;
     case 'connection.delete':

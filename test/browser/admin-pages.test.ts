@@ -159,10 +159,11 @@ describeIfChromium('admin pages in a browser', () => {
     await frame.locator('#connection-detail:not([hidden])').waitFor();
     await frame.locator('#pull-kind').selectOption('okta');
     await frame.getByRole('button', { name: 'Test connection' }).click();
-    // Not complete and nothing stored: the API refuses with 400, and the outcome says so beside the button.
+    // An incomplete form: the API refuses with 400; the outcome says why beside the button, the fields too.
     await frame.locator('#pull-test-result.ugs-bad').waitFor();
     const outcome = await frame.locator('#pull-test-result').textContent();
-    expect(outcome).toMatch(/^Not tested: /);
+    expect(outcome).toMatch(/^Not tested: .*Enter the API token/);
+    await frame.locator('.error[data-error-for="apiToken"]', { hasText: 'Enter the API token' }).waitFor();
     expect(outcome).not.toContain('Testing');
     await expectNoLibraryText(frame);
     await shot('02b-pull-test-outcome');
@@ -218,6 +219,10 @@ describeIfChromium('admin pages in a browser', () => {
     expect(await frame.locator('#on-gone-help').textContent()).toContain('Only accounts this app created or adopted');
     expect(await frame.locator('#threshold-help a').getAttribute('href')).toBe('/help/sync#confirmation-threshold');
     await shot('03-user-sync');
+    await frame.locator('#on-inactive').scrollIntoViewIfNeeded();
+    await shot('03a-user-sync-help');
+    await frame.locator('#products-help').scrollIntoViewIfNeeded();
+    await shot('03b-user-sync-products');
     await frame.locator('#threshold-percent').fill('10');
   });
 
@@ -297,9 +302,13 @@ describeIfChromium('admin pages in a browser', () => {
     // Operations name the person, the group and the target; the audit log speaks in sentences.
     await frame.locator('#ops-table td[data-label]', { hasText: 'Add Ada Lovelace <ada@example.com> to jira-engineering in Jira (acme)' }).waitFor();
     expect(await frame.locator('#ops-table thead').textContent()).toContain('Target');
-    await frame.locator('#audit-table td', { hasText: 'Created the IdP app miniOrange production (miniorange).' }).waitFor();
+    await frame.locator('#audit-table td', { hasText: 'Created the IdP app miniOrange production (miniOrange).' }).waitFor();
     await frame.locator('#audit-table tr[data-action="settings.update"] td', { hasText: 'Manual mappings: (none) → Engineering → jira-engineering' }).first().waitFor();
     await frame.locator('#audit-table td', { hasText: 'Changed the schedule: never → ' }).waitFor();
+    await frame.locator('#ops-table').scrollIntoViewIfNeeded();
+    await shot('09a-history-run');
+    await frame.locator('#audit-table').scrollIntoViewIfNeeded();
+    await shot('09b-audit-log');
     // Filters: no failed real runs.
     await frame.getByLabel('Status').first().selectOption('failed');
     await frame.getByRole('button', { name: 'Filter' }).click();

@@ -53,7 +53,7 @@ export default function init() {
       dl.textContent = '';
       [['Status', run.status.replace(/_/g, ' ')], ['Phase', PHASES[run.phase] || run.phase], ['Trigger', (TRIGGERS[run.trigger] || run.trigger) + ' (' + run.trigger + ')' + (run.dryRun ? ', dry run' : '')], ['Mode', run.mode],
         ['Changes', run.opsTotal + ' planned, ' + run.opsSucceeded + ' done, ' + run.opsFailed + ' failed, ' + run.opsSkipped + ' skipped'],
-        ['Write calls', run.writeCalls], ['Duration', fmtDuration(run.durationMs)], ['Started by', run.actor || run.trigger], ['Error', run.error || '—']]
+        ['Write calls', run.writeCalls], ['Duration', fmtDuration(run.durationMs)], ['Started by', run.actor || TRIGGERS[run.trigger] || run.trigger], ['Error', run.error || '—']]
         .forEach(function (pair) { dl.appendChild(h('dt', {}, pair[0])); dl.appendChild(h('dd', {}, String(pair[1]))); });
       var warnings = warningItems(run.warnings);
       if (warnings.length) { dl.appendChild(h('dt', {}, 'Warnings')); dl.appendChild(h('dd', {}, h.apply(null, ['ul', { class: 'ugs-warnings' }].concat(warnings)))); }

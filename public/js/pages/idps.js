@@ -73,6 +73,7 @@ export default function init() {
     });
   });
 
+  var storedPull = null;
   function openDetail(id) {
     selected = connections.filter(function (c) { return c.id === id; })[0];
     return api('GET', '/connections/' + id).then(function (body) {
@@ -90,6 +91,7 @@ export default function init() {
         tokens.appendChild(h('tr', {}, h('td', {}, fmtDate(t.createdAt)), h('td', {}, fmtDate(t.lastUsedAt)), h('td', {}, t.expiresAt ? fmtDate(t.expiresAt) : 'never'),
           h('td', {}, h('span', { class: 'aui-lozenge ' + (t.active ? 'aui-lozenge-success' : 'aui-lozenge-subtle') }, t.active ? 'active' : t.revokedAt ? 'revoked' : 'expired'))));
       });
+      storedPull = body.pull;
       $('#pull-kind').value = body.pull ? body.pull.kind : '';
       renderFields($('#pull-fields'), PULL_FIELDS[$('#pull-kind').value] || [], body.pull);
       outcome(null, '');
@@ -149,7 +151,11 @@ export default function init() {
     attempt(form, function () {
       var kind = $('#pull-kind').value;
       var body = collect($('#pull-fields'));
-      var complete = kind && $all('input[type="password"]', form).every(function (el) { return el.value !== ''; });
+      // The stored credentials are tested when the form only leaves their secrets empty; otherwise the form is,
+      // so a missing field is named ("Enter the API token") instead of "nothing stored".
+      var secretsEmpty = $all('input[type="password"]', form).every(function (el) { return el.value === ''; });
+      var useStored = storedPull && storedPull.kind === kind && secretsEmpty;
+      var complete = kind && !useStored;
       if (complete) body.kind = kind;
       outcome(null, 'Testing…');
       return api('POST', '/connections/' + selected.id + '/pull/test', complete ? body : {}).then(function (result) {
