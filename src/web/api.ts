@@ -677,6 +677,21 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
     }),
   );
 
+  /** Declines a run stopped at the safety threshold: it ends cancelled and changes nothing. */
+  api.post(
+    '/runs/:runId/cancel',
+    route(async (req, res) => {
+      const runId = parseInput(uuid, req.params.runId, 'runId');
+      const admin = adminOf(res);
+      if (!deps.engine) throw new ApiError(503, 'engine_unavailable', 'The sync engine is not running on this instance');
+      const { rows } = await db.query<{ status: string }>('SELECT status FROM sync_runs WHERE id = $1 AND tenant_id = $2', [runId, admin.tenant.id]);
+      if (!rows[0]) throw notFound('Run');
+      if (rows[0].status !== 'awaiting_confirmation') throw new ApiError(409, 'not_awaiting_confirmation', 'This run is not waiting for confirmation');
+      await deps.engine.cancelRun({ tenantId: admin.tenant.id, runId, actor: admin.accountId });
+      res.json({ cancelled: runId });
+    }),
+  );
+
   // ---- history ---------------------------------------------------------------------------------------
 
   api.get(

@@ -113,9 +113,40 @@ describe('Synchronize: current run, Cancel, and the run in words', () => {
     expect(audit.find((e) => e.action === 'sync.cancel')?.text).toMatch(/^Cancelled a sync \((manual|change)\)\.$/);
   });
 
+  it('declines a run stopped at the safety threshold: cancelled, nobody removed', async () => {
+    const settings = (await get(`/connections/${connectionId}/settings`).expect(200)).body;
+    await request(app.app)
+      .put(`/api/connections/${connectionId}/settings`)
+      .set('authorization', auth())
+      // Jira Cloud without an org API key cannot deactivate: the fallback removes the account from the site.
+      .send({ settings: { user: { ...settings.settings.user, deactivateFallback: 'remove-from-site' }, safety: { deprovisionThresholdPercent: 0, deprovisionThresholdMin: 0 } }, expectedVersion: settings.version })
+      .expect(200);
+    // Someone the cancelled run did create, so deactivating them is a deprovision.
+    const n = Array.from({ length: PEOPLE }, (_, i) => i).find((i) => jira.userByEmail(`person${i}@example.com`))!;
+    const users = (await get(`/connections/${connectionId}/directory/users?q=person${n}%40`).expect(200)).body.users as Array<{ id: string }>;
+    await request(app.app)
+      .patch(`/scim/v2/${connectionId}/Users/${users[0]!.id}`)
+      .set('authorization', `Bearer ${scimToken}`)
+      .set('content-type', 'application/scim+json')
+      .send({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', value: { active: false } }] })
+      .expect(200);
+    await post(`/connections/${connectionId}/sync`, { dryRun: false }).expect(202);
+    const stopped = await until('the run to wait for confirmation', async () => {
+      const status = (await get(`/connections/${connectionId}/sync`).expect(200)).body;
+      return status.run?.status === 'awaiting_confirmation' && !status.running ? status.run : undefined;
+    });
+    await post(`/runs/${stopped.id}/cancel`).expect(200);
+    expect((await get(`/runs/${stopped.id}`).expect(200)).body.run.status).toBe('cancelled');
+    await post(`/runs/${stopped.id}/cancel`).expect(409);
+    expect(jira.userByEmail(`person${n}@example.com`)).toMatchObject({ active: true });
+    const audit = (await get('/audit').expect(200)).body.entries as Array<{ action: string; text: string }>;
+    expect(audit[0]).toMatchObject({ action: 'run.cancel', text: `Cancelled run ${stopped.id} that waited for confirmation.` });
+  });
+
   it("answers the run's operations and CSV in words, with names and ids both", async () => {
-    const runs = (await get(`/runs?connectionId=${connectionId}`).expect(200)).body.runs as Array<{ id: string }>;
-    const ops = (await get(`/runs/${runs[0]!.id}/ops?status=succeeded`).expect(200)).body.ops as Array<Record<string, string>>;
+    const runs = (await get(`/runs?connectionId=${connectionId}&status=cancelled`).expect(200)).body.runs as Array<{ id: string; opsSucceeded: number }>;
+    const applied = runs.find((r) => r.opsSucceeded > 0)!;
+    const ops = (await get(`/runs/${applied.id}/ops?status=succeeded`).expect(200)).body.ops as Array<Record<string, string>>;
     const first = ops[0]!;
     const n = /person(\d+)@/.exec(first.label!)![1];
     expect(first).toMatchObject({
@@ -124,7 +155,7 @@ describe('Synchronize: current run, Cancel, and the run in words', () => {
       targetProduct: 'Jira',
       userDisplay: `Person ${n} <person${n}@example.com>`,
     });
-    const csv = await get(`/runs/${runs[0]!.id}/ops.csv`).expect(200);
+    const csv = await get(`/runs/${applied.id}/ops.csv`).expect(200);
     const [header, row = ''] = csv.text.split('\r\n');
     expect(header).toBe(OPS_CSV_COLUMNS.join(','));
     const cells = row.split(',');

@@ -177,6 +177,15 @@ export default function init() {
       return refresh();
     }).catch(failed);
   });
+  $('#decline-run').addEventListener('click', function () {
+    var runId = $('#confirm-run').getAttribute('data-run');
+    api('POST', '/runs/' + runId + '/cancel', {}).then(function () {
+      $('#confirm-panel').hidden = true;
+      showMessage('info', 'Not applied: the run is cancelled and nothing changed.');
+      shownRun = null;
+      return refresh();
+    }).catch(failed);
+  });
   // Stop polling when the page is left (Jira keeps the frame only while the page is shown).
   window.addEventListener('pagehide', function () { clearTimeout(timer); });
 
