@@ -150,6 +150,8 @@ describeIfChromium('admin pages in a browser', () => {
     expect(await frame.locator('#dry-run').isDisabled()).toBe(true);
     expect(await frame.locator('#synchronize').isDisabled()).toBe(true);
     expect(await frame.locator('body').textContent()).not.toContain('already match');
+    // Group sync is off until a mapping is chosen, and the page says so.
+    await frame.locator('#group-sync-off:not([hidden])').waitFor();
     await shot('02a-synchronize-no-targets');
   });
 
@@ -269,6 +271,8 @@ describeIfChromium('admin pages in a browser', () => {
 
   it('runs a dry run that shows the plan and changes nothing, then a Synchronize whose progress reaches done', async () => {
     const frame = await open('ugs-synchronize');
+    await frame.locator('#group-sync-off[data-checked]').waitFor({ state: 'attached' });
+    expect(await frame.locator('#group-sync-off').isHidden()).toBe(true);
     await frame.getByRole('button', { name: 'Dry run' }).click();
     await frame.locator('#plan-panel:not([hidden])').waitFor({ timeout: 60_000 });
     expect(await frame.locator('#sync-state').textContent()).toBe('succeeded');

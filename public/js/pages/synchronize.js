@@ -195,6 +195,14 @@ export default function init() {
     shownRun = null;
     $('#sync-status').hidden = true;
     $('#plan-panel').hidden = true;
+    $('#group-sync-off').hidden = true;
+    $('#group-sync-off').removeAttribute('data-checked');
+    // Group sync is off by default: say so where the admin is about to sync, not only on its settings page.
+    api('GET', '/connections/' + id + '/settings').then(function (body) {
+      if (id !== connectionId) return;
+      $('#group-sync-off').hidden = body.settings.group.mapping !== 'none';
+      $('#group-sync-off').setAttribute('data-checked', id);
+    }).catch(function () { /* a hint only */ });
     return refresh();
   });
 }
