@@ -194,6 +194,16 @@ describe('admin API validation answers', () => {
     }
   });
 
+  it('serves the help docs with their anchors, and the page modules revalidated on every load', async () => {
+    const help = await request(app.app).get('/help/sync').expect(200);
+    expect(help.text).toContain('<h3 id="confirmation-threshold">Confirmation threshold</h3>');
+    await request(app.app).get('/help/secrets').expect(404);
+    const main = await request(app.app).get('/static/js/main.js').expect(200);
+    expect(main.headers['cache-control']).toBe('no-cache');
+    expect(main.headers['content-type']).toMatch(/javascript/);
+    await request(app.app).get('/static/js/pages/synchronize.js').expect(200);
+  });
+
   it('names the missing API token and credentials in words', async () => {
     const res = await call('post', '/targets', { kind: 'jira-cloud', name: 'acme', baseUrl: 'https://acme.atlassian.net', credentials: { email: 'a@example.com' } }).expect(400);
     expect(res.body.fields).toEqual({ 'credentials.apiToken': 'Enter the API token' });
