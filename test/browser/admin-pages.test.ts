@@ -298,11 +298,18 @@ describeIfChromium('admin pages in a browser', () => {
   });
 
   it('opens the run in the history with its operations, and the audit log shows the admin changes', async () => {
+    // Per-user warnings a run may carry (deprovisioning adds them) are listed with the run.
+    await tdb.db.query(
+      `UPDATE sync_runs SET summary = summary || '{"warnings":[{"userDisplay":"Ada Lovelace <ada@example.com>","message":"leads project ENG; kept active"}]}'::jsonb
+        WHERE id = (SELECT id FROM sync_runs WHERE connection_id = $1 ORDER BY started_at DESC LIMIT 1)`,
+      [connectionId],
+    );
     const frame = await open('ugs-history');
     await frame.getByRole('button', { name: 'Open run' }).first().click();
     await frame.locator('#run-detail:not([hidden])').waitFor();
     await frame.locator('#ops-table tbody tr td', { hasText: 'succeeded' }).first().waitFor();
     expect(await frame.locator('#run-summary').textContent()).toContain('manual');
+    expect(await frame.locator('#run-summary .ugs-warnings').textContent()).toBe('Ada Lovelace <ada@example.com>: leads project ENG; kept active');
     // Operations name the person, the group and the target; the audit log speaks in sentences.
     await frame.locator('#ops-table td[data-label]', { hasText: 'Add Ada Lovelace <ada@example.com> to jira-engineering in Jira (acme)' }).waitFor();
     expect(await frame.locator('#ops-table thead').textContent()).toContain('Target');

@@ -55,7 +55,7 @@ export default function init() {
         ['Changes', run.opsTotal + ' planned, ' + run.opsSucceeded + ' done, ' + run.opsFailed + ' failed, ' + run.opsSkipped + ' skipped'],
         ['Write calls', run.writeCalls], ['Duration', fmtDuration(run.durationMs)], ['Started by', run.actor || TRIGGERS[run.trigger] || run.trigger], ['Error', run.error || '—']]
         .forEach(function (pair) { dl.appendChild(h('dt', {}, pair[0])); dl.appendChild(h('dd', {}, String(pair[1]))); });
-      var warnings = warningItems(run.warnings);
+      var warnings = warningItems(run.warnings || (run.summary && run.summary.warnings));
       if (warnings.length) { dl.appendChild(h('dt', {}, 'Warnings')); dl.appendChild(h('dd', {}, h.apply(null, ['ul', { class: 'ugs-warnings' }].concat(warnings)))); }
       panel.focus();
       return loadOps();

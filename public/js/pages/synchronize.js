@@ -60,7 +60,7 @@ export default function init() {
     setState(percentOf(run, done), run.status, run.phase, counts);
     var warnings = $('#sync-warnings');
     warnings.textContent = '';
-    warningItems(run.warnings).forEach(function (li) { warnings.appendChild(li); });
+    warningItems(run.warnings || (run.summary && run.summary.warnings)).forEach(function (li) { warnings.appendChild(li); });
     warnings.hidden = !warnings.children.length;
     $('#confirm-panel').hidden = run.status !== 'awaiting_confirmation';
     if (run.status === 'awaiting_confirmation') {
