@@ -151,6 +151,8 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
   const directory = new DirectoryRepository(db);
   const targets = new TargetStore(db, secrets);
   const targetDependencies = deps.targetDependencies ?? {};
+  // The test a save runs answers within seconds: one retry, a short timeout (the Test connection button waits longer).
+  const saveTestDependencies: TargetDependencies = { ...targetDependencies, http: { maxRetries: 1, timeoutMs: 10_000, ...targetDependencies.http } };
   const api = Router();
 
   api.use(requireAdmin(deps.tenants, deps.adminCheck, deps.logger));
@@ -355,7 +357,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       const created = await targets.create(adminOf(res).tenant.id, req.body);
       await audit(db, res, null, 'target.create', { targetId: created.id, name: created.name, kind: created.kind });
       // Saved whatever the test finds (the admin may fix the token next); the page shows what it found.
-      const test = await targets.testConnection(created.tenantId, created.id, targetDependencies);
+      const test = await targets.testConnection(created.tenantId, created.id, saveTestDependencies);
       res.status(201).json({ target: targetJson((await targets.get(created.tenantId, created.id)) ?? created), test });
     }),
   );
@@ -378,7 +380,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
         changes,
         credentialsChanged: Boolean(credentials && Object.keys(credentials).length > 0),
       });
-      const test = await targets.testConnection(updated.tenantId, updated.id, targetDependencies);
+      const test = await targets.testConnection(updated.tenantId, updated.id, saveTestDependencies);
       res.json({ target: targetJson((await targets.get(updated.tenantId, updated.id)) ?? updated), test });
     }),
   );
