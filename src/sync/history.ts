@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database';
+import { describeOp, type OpDescription, type OpLookups, type PersonInfo } from './describe';
 import type { RunMode, RunPhase, RunStatus, RunTrigger } from './runs';
 
 /**
@@ -243,7 +244,85 @@ export async function listRunOps(db: Queryable, query: OpQuery): Promise<{ total
   return { total: Number(counted[0]?.total ?? 0), ops: page, nextAfterSeq: rows.length > limit ? page[page.length - 1]!.seq : null };
 }
 
-export const OPS_CSV_COLUMNS = ['seq', 'target', 'kind', 'step', 'status', 'attempts', 'account_id', 'group', 'user', 'error', 'finished_at'] as const;
+/**
+ * Names and ids both: a spreadsheet reader sees who and where, a script can join on the ids. `change` is the
+ * same sentence the pages show.
+ */
+export const OPS_CSV_COLUMNS = [
+  'seq',
+  'change',
+  'target_name',
+  'target_product',
+  'target_id',
+  'kind',
+  'step',
+  'status',
+  'attempts',
+  'user_display_name',
+  'user_email',
+  'directory_user_id',
+  'account_id',
+  'group',
+  'error',
+  'finished_at',
+] as const;
+
+export type DescribedOp = OpView & OpDescription;
+
+/** Targets, IdP users and linked accounts that a page of ops names, read in three queries. */
+export async function loadOpLookups(db: Queryable, tenantId: string, ops: readonly OpView[]): Promise<OpLookups> {
+  const userIds = [...new Set(ops.map((op) => op.directoryUserId).filter((id): id is string => Boolean(id)))];
+  const accountIds = new Set<string>();
+  for (const op of ops) {
+    for (const id of [op.accountId, op.detail.fromAccountId, op.detail.toAccountId]) if (typeof id === 'string' && id) accountIds.add(id);
+  }
+  const [targets, users, accounts] = await Promise.all([
+    db.query<{ id: string; name: string; kind: string }>('SELECT id::text AS id, name, kind FROM targets WHERE tenant_id = $1', [tenantId]),
+    userIds.length === 0
+      ? Promise.resolve({ rows: [] as PersonRow[] })
+      : db.query<PersonRow>(
+          `SELECT u.id::text AS id, u.user_name, u.display_name, u.given_name, u.family_name, u.primary_email AS email
+             FROM directory_users u JOIN connections c ON c.id = u.connection_id
+            WHERE c.tenant_id = $1 AND u.id = ANY($2::uuid[])`,
+          [tenantId, userIds],
+        ),
+    accountIds.size === 0
+      ? Promise.resolve({ rows: [] as PersonRow[] })
+      : db.query<PersonRow>(
+          `SELECT DISTINCT ON (l.account_id) l.account_id AS id, l.user_name, u.display_name, u.given_name, u.family_name, coalesce(u.primary_email, l.email) AS email
+             FROM links l LEFT JOIN directory_users u ON u.id = l.directory_user_id
+            WHERE l.tenant_id = $1 AND l.account_id = ANY($2::text[])
+            ORDER BY l.account_id, l.updated_at DESC`,
+          [tenantId, [...accountIds]],
+        ),
+  ]);
+  return {
+    targets: new Map(targets.rows.map((t) => [t.id, { name: t.name, kind: t.kind }])),
+    users: new Map(users.rows.map((u) => [u.id, person(u)])),
+    accounts: new Map(accounts.rows.map((a) => [a.id, person(a)])),
+  };
+}
+
+interface PersonRow {
+  id: string;
+  user_name: string | null;
+  display_name: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  email: string | null;
+}
+
+const person = (r: PersonRow): PersonInfo => ({
+  displayName: r.display_name || [r.given_name, r.family_name].filter(Boolean).join(' ') || null,
+  email: r.email,
+  userName: r.user_name,
+});
+
+/** Ops with their sentence and the names in it (the History API and the Synchronize page show these). */
+export async function describeOps(db: Queryable, tenantId: string, ops: readonly OpView[]): Promise<DescribedOp[]> {
+  const lookups = await loadOpLookups(db, tenantId, ops);
+  return ops.map((op) => ({ ...op, ...describeOp(op, lookups) }));
+}
 
 /** RFC 4180 field; a leading = + - @ is prefixed with ' so a spreadsheet does not run it as a formula. */
 export function csvField(value: unknown): string {
@@ -259,9 +338,26 @@ export async function* exportRunOpsCsv(db: Queryable, tenantId: string, runId: s
   let afterSeq = 0;
   for (;;) {
     const { ops, nextAfterSeq } = await listRunOps(db, { tenantId, runId, afterSeq, limit: 1000 });
-    for (const op of ops) {
-      const user = op.detail.userName ?? op.detail.email ?? null;
-      yield `${[op.seq, op.targetId, op.kind, op.step, op.status, op.attempts, op.accountId, op.groupName, user, op.error, op.finishedAt].map(csvField).join(',')}\r\n`;
+    for (const op of await describeOps(db, tenantId, ops)) {
+      const row = [
+        op.seq,
+        op.label,
+        op.targetName,
+        op.targetProduct,
+        op.targetId,
+        op.kind,
+        op.step,
+        op.status,
+        op.attempts,
+        op.userDisplayName,
+        op.userEmail,
+        op.directoryUserId,
+        op.accountId,
+        op.groupName,
+        op.error,
+        op.finishedAt,
+      ];
+      yield `${row.map(csvField).join(',')}\r\n`;
     }
     if (nextAfterSeq === null) break;
     afterSeq = nextAfterSeq;

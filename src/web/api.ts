@@ -11,20 +11,20 @@ import type { Logger } from '../logging/logger';
 import type { SecretBox } from '../security/crypto';
 import { describePullConfig, pullConfigSchema, readPullConfig, savePullConfig } from '../sources/config';
 import { testPullConfig } from '../sources';
-import { listAudit, recordAudit, type AuditAction } from '../sync/audit';
+import { describeAudit, listAudit, recordAudit, type AuditAction } from '../sync/audit';
 import { applyTransform, passesFilters } from '../sync/rules';
 import { getSettings, nameFiltersSchema, saveSettings, settingsSchema, transformSchema } from '../sync/settings';
 import { describeDeprovisioning } from '../sync/deprovisioning';
 import type { SyncEngine } from '../sync/runs';
 import { requireAdmin, adminOf, type AdminCheck } from './auth';
 import { ApiError, apiErrorHandler, notFound, route } from './http';
-import { ValidationError, fieldsFromIssues, parseInput } from './validation';
+import { ValidationError, parseInput } from './validation';
 import { TargetStore, type StoredTarget } from '../targets/store';
 import { targetInputSchema } from '../targets/config';
 import { TargetError } from '../targets/types';
 import { CAPABILITY_MATRIX, capabilitiesOf } from '../targets/capabilities';
 import type { TargetDependencies } from '../targets/factory';
-import { exportRunOpsCsv, getRun, listRunOps, listRuns, opCounts } from '../sync/history';
+import { describeOps, exportRunOpsCsv, getRun, listRunOps, listRuns, opCounts } from '../sync/history';
 import { opsQuerySchema, runsQuerySchema } from './history';
 
 export interface AdminApiDependencies {
@@ -167,6 +167,8 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
   const directory = new DirectoryRepository(db);
   const targets = new TargetStore(db, secrets);
   const targetDependencies = deps.targetDependencies ?? {};
+  // The test a save runs answers within seconds: one retry, a short timeout (the Test connection button waits longer).
+  const saveTestDependencies: TargetDependencies = { ...targetDependencies, http: { maxRetries: 1, timeoutMs: 10_000, ...targetDependencies.http } };
   const api = Router();
 
   api.use(requireAdmin(deps.tenants, deps.adminCheck, deps.logger));
@@ -326,7 +328,9 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
         await audit(client, res, connection.id, 'connection.pull.save', { kind: config?.kind ?? null });
         return config;
       });
-      res.json({ pull: saved ? describePullConfig(saved) : null });
+      // Saved whatever the test finds: the admin may be fixing the IdP side next. The page shows what it found.
+      const test = saved ? await testPullConfig(saved) : null;
+      res.json({ pull: saved ? describePullConfig(saved) : null, test });
     }),
   );
 
@@ -347,9 +351,8 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
     route(async (req, res) => {
       const connection = connectionOf(res);
       // Test what the form holds when it sends a complete config, else what is stored.
-      const candidate = req.body && typeof req.body === 'object' && 'kind' in req.body ? pullConfigSchema.safeParse(req.body) : null;
-      if (candidate && !candidate.success) throw new ValidationError(fieldsFromIssues(candidate.error.issues));
-      const config = candidate?.data ?? (await readPullConfig(db, secrets, connection.id));
+      const candidate = req.body && typeof req.body === 'object' && 'kind' in req.body ? parseInput(pullConfigSchema, req.body) : null;
+      const config = candidate ?? (await readPullConfig(db, secrets, connection.id));
       if (!config) throw new ApiError(400, 'no_pull_config', 'This app has no pull credentials yet');
       res.json(await testPullConfig(config));
     }),
@@ -379,7 +382,9 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       parseInput(targetInputSchema, req.body);
       const created = await targets.create(adminOf(res).tenant.id, req.body);
       await audit(db, res, null, 'target.create', { targetId: created.id, name: created.name, kind: created.kind });
-      res.status(201).json({ target: targetJson(created) });
+      // Saved whatever the test finds (the admin may fix the token next); the page shows what it found.
+      const test = await targets.testConnection(created.tenantId, created.id, saveTestDependencies);
+      res.status(201).json({ target: targetJson((await targets.get(created.tenantId, created.id)) ?? created), test });
     }),
   );
 
@@ -391,8 +396,18 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       // Empty secret fields in the form mean "keep the stored one".
       const credentials = patch.credentials ? Object.fromEntries(Object.entries(patch.credentials).filter(([, v]) => v !== '' && v !== undefined)) : undefined;
       const updated = await targets.update(target.tenantId, target.id, { ...patch, credentials: credentials && Object.keys(credentials).length > 0 ? credentials : undefined });
-      await audit(db, res, null, 'target.update', { targetId: target.id, fields: Object.keys(patch), credentialsChanged: Boolean(credentials && Object.keys(credentials).length > 0) });
-      res.json({ target: targetJson(updated) });
+      const changes = (['name', 'baseUrl', 'enabled'] as const)
+        .filter((field) => patch[field] !== undefined && updated[field] !== target[field])
+        .map((field) => ({ field, before: target[field], after: updated[field] }));
+      await audit(db, res, null, 'target.update', {
+        targetId: target.id,
+        name: updated.name,
+        fields: Object.keys(patch),
+        changes,
+        credentialsChanged: Boolean(credentials && Object.keys(credentials).length > 0),
+      });
+      const test = await targets.testConnection(updated.tenantId, updated.id, saveTestDependencies);
+      res.json({ target: targetJson((await targets.get(updated.tenantId, updated.id)) ?? updated), test });
     }),
   );
 
@@ -524,13 +539,12 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       const sent = Object.fromEntries(Object.entries(body.settings).filter(([, value]) => value !== undefined));
       const candidate = { ...current.settings, ...sent };
       // Validated here too (saveSettings validates again) for field paths the form shows next to each field.
-      const parsed = settingsSchema.safeParse(candidate);
-      if (!parsed.success) throw new ValidationError(fieldsFromIssues(parsed.error.issues));
+      const parsed = parseInput(settingsSchema, candidate);
       const saved = await saveSettings(db, {
         tenantId: admin.tenant.id,
         connectionId: connection.id,
         actor: admin.accountId,
-        settings: parsed.data,
+        settings: parsed,
         expectedVersion: body.expectedVersion ?? current.version,
       });
       res.json({ settings: saved.settings, version: saved.version, changes: saved.changes });
@@ -606,23 +620,34 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       const schedule = input === null ? null : validSchedule(input);
       const connection = connectionOf(res);
       await db.transaction(async (client) => {
+        const { rows: previous } = await client.query<{ schedule: unknown }>('SELECT schedule FROM connections WHERE tenant_id = $1 AND id = $2', [connection.tenantId, connection.id]);
+        const before = describeStoredSchedule(previous[0]?.schedule ?? null);
         await client.query('UPDATE connections SET schedule = $3::jsonb, updated_at = now() WHERE tenant_id = $1 AND id = $2', [
           connection.tenantId,
           connection.id,
           schedule === null ? null : JSON.stringify(schedule),
         ]);
-        await audit(client, res, connection.id, 'schedule.update', { schedule });
+        await audit(client, res, connection.id, 'schedule.update', { schedule, before, description: schedule ? describeSchedule(schedule) : 'never' });
       });
       res.json(schedule ? { schedule, description: describeSchedule(schedule), nextRuns: nextRuns(schedule, new Date(), 5) } : { schedule: null, description: null, nextRuns: [] });
     }),
   );
 
+  /** "daily at 02:00 (Europe/Berlin)", "never", or "an invalid schedule" for the audit's before → after. */
+  function describeStoredSchedule(raw: unknown): string {
+    if (!raw) return 'never';
+    try {
+      return describeSchedule(parseSchedule(raw, scheduleOptions));
+    } catch {
+      return 'an invalid schedule';
+    }
+  }
+
   function validSchedule(input: unknown) {
-    const parsed = scheduleSchema.safeParse(input);
-    if (!parsed.success) throw new ValidationError(fieldsFromIssues(parsed.error.issues));
+    const parsed = parseInput(scheduleSchema, input);
     try {
       // Cron expressions are checked beyond the schema (field count, parseable in the time zone).
-      return parseSchedule(parsed.data, scheduleOptions);
+      return parseSchedule(parsed, scheduleOptions);
     } catch (error) {
       const problems = (error as { problems?: string[] }).problems ?? [(error as Error).message];
       throw new ValidationError({ expression: problems.map((p) => p.replace(/^expression: /, '')).join('; ') });
@@ -647,8 +672,22 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
     '/connections/:connectionId/sync',
     route(async (_req, res) => {
       const admin = adminOf(res);
-      const status = await jobs.status(admin.tenant.id, connectionOf(res).id);
-      res.json(status);
+      const connection = connectionOf(res);
+      const status = await jobs.status(admin.tenant.id, connection.id);
+      // The run the page shows: the running job's, else the connection's newest (whatever started it: the
+      // button, the schedule, a SCIM change or a confirmation), so a run the page did not start is seen too.
+      const runningRunId = status.running?.progress?.runId;
+      let run = (runningRunId ? await getRun(db, admin.tenant.id, runningRunId) : null) ?? (await listRuns(db, { tenantId: admin.tenant.id, connectionId: connection.id, limit: 1 })).runs[0] ?? null;
+      // A job that started but has no run yet is not the previous run: the page shows it as starting.
+      const startedAt = status.running?.startedAt;
+      if (status.running && !runningRunId && run && startedAt && run.startedAt.getTime() < new Date(startedAt).getTime() - 1000) run = null;
+      const { rows: targetCount } = await db.query<{ n: number }>('SELECT count(*) AS n FROM targets WHERE tenant_id = $1 AND enabled', [admin.tenant.id]);
+      res.json({
+        ...status,
+        run,
+        opsByStatus: run ? await opCounts(db, admin.tenant.id, run.id) : {},
+        targets: Number(targetCount[0]?.n ?? 0),
+      });
     }),
   );
 
@@ -668,7 +707,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       const jobId = parseInput(uuid, req.params.jobId, 'jobId');
       const job = await jobs.cancel(adminOf(res).tenant.id, jobId);
       if (!job) throw notFound('Job');
-      await audit(db, res, job.connectionId, 'sync.cancel', { jobId });
+      await audit(db, res, job.connectionId, 'sync.cancel', { jobId, trigger: job.trigger, status: job.status });
       res.json({ job });
     }),
   );
@@ -688,6 +727,21 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
         deps.logger.warn({ err: error, runId }, 'confirmed run failed');
       });
       res.status(202).json({ confirming: runId });
+    }),
+  );
+
+  /** Declines a run stopped at the safety threshold: it ends cancelled and changes nothing. */
+  api.post(
+    '/runs/:runId/cancel',
+    route(async (req, res) => {
+      const runId = parseInput(uuid, req.params.runId, 'runId');
+      const admin = adminOf(res);
+      if (!deps.engine) throw new ApiError(503, 'engine_unavailable', 'The sync engine is not running on this instance');
+      const { rows } = await db.query<{ status: string }>('SELECT status FROM sync_runs WHERE id = $1 AND tenant_id = $2', [runId, admin.tenant.id]);
+      if (!rows[0]) throw notFound('Run');
+      if (rows[0].status !== 'awaiting_confirmation') throw new ApiError(409, 'not_awaiting_confirmation', 'This run is not waiting for confirmation');
+      await deps.engine.cancelRun({ tenantId: admin.tenant.id, runId, actor: admin.accountId });
+      res.json({ cancelled: runId });
     }),
   );
 
@@ -721,8 +775,9 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
     route(async (req, res) => {
       const run = await runOf(req, res);
       const query = parseInput(opsQuerySchema, req.query);
-      const { total, ops } = await listRunOps(db, { ...query, tenantId: adminOf(res).tenant.id, runId: run.id });
-      res.json({ total, ops });
+      const tenantId = adminOf(res).tenant.id;
+      const { total, ops } = await listRunOps(db, { ...query, tenantId, runId: run.id });
+      res.json({ total, ops: await describeOps(db, tenantId, ops) });
     }),
   );
 
@@ -748,7 +803,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       const admin = adminOf(res);
       if (query.connectionId && !(await connections.get(query.connectionId, admin.tenant.id))) throw notFound('Connection');
       const entries = await listAudit(db, { tenantId: admin.tenant.id, connectionId: query.connectionId, beforeId: query.beforeId, limit: query.limit });
-      res.json({ entries });
+      res.json({ entries: entries.map((entry) => ({ ...entry, text: describeAudit(entry) })) });
     }),
   );
 

@@ -45,9 +45,11 @@ export function apiErrorHandler(logger: Logger) {
       case 'ScheduleError':
       case 'PullConfigError':
       case 'TargetConfigError':
-        return res.status(400).json({ error: 'validation', message: named.message, fields: fieldsFromProblems(named.problems ?? named.issues ?? []) });
-      case 'SettingsError':
-        return res.status(400).json({ error: 'validation', message: named.message, fields: fieldsFromProblems(named.issues ?? []) });
+      case 'SettingsError': {
+        // The modules' own messages embed zod's wording; the page gets the reworded fields instead.
+        const fields = fieldsFromProblems(named.problems ?? named.issues ?? []);
+        return res.status(400).json({ error: 'validation', message: Object.values(fields).join('; ') || 'Some fields are not valid', fields });
+      }
       // A target or IdP answered badly (or was refused by the egress rules): the app is fine, the upstream
       // is not, whatever status the upstream itself used (its 401 is not the admin's session expiring).
       case 'TargetError':

@@ -14,6 +14,7 @@ import type { SyncEngine } from '../sync/runs';
 import { createAdminApi } from './api';
 import { JiraAdminCheck, type AdminCheck } from './auth';
 import { mountDevHost } from './dev';
+import { mountHelp } from './help';
 import { mountAdminPages } from './pages';
 
 export interface WebDependencies {
@@ -34,6 +35,16 @@ export interface WebDependencies {
 }
 
 const STATIC_OPTIONS = { index: false, maxAge: '1h', fallthrough: false } as const;
+/**
+ * The pages' scripts are ES modules that import each other: a browser holding some of them from an older
+ * release for an hour would mix versions. They are revalidated on every load instead (a 304 via the ETag).
+ */
+const APP_STATIC_OPTIONS = {
+  ...STATIC_OPTIONS,
+  setHeaders: (res: { setHeader(name: string, value: string): void }, file: string) => {
+    if (file.endsWith('.js')) res.setHeader('cache-control', 'no-cache');
+  },
+};
 
 /** Mounts the admin UI: static assets (the app's own and AUI, never from a CDN), the pages, /api and /dev. */
 export function mountWeb(app: Express, addon: AddOn, deps: WebDependencies): { adminCheck: AdminCheck; jobs: JobsService } {
@@ -58,10 +69,11 @@ export function mountWeb(app: Express, addon: AddOn, deps: WebDependencies): { a
     );
 
   registerPartials(path.join(projectRoot(), 'views', 'partials'));
-  app.use('/static', express.static(path.join(projectRoot(), 'public'), STATIC_OPTIONS));
+  app.use('/static', express.static(path.join(projectRoot(), 'public'), APP_STATIC_OPTIONS));
   app.use('/aui', express.static(path.join(projectRoot(), 'node_modules', '@atlassian', 'aui', 'dist', 'aui'), STATIC_OPTIONS));
 
   mountAdminPages(app, addon, { config });
+  mountHelp(app);
   app.use('/api', createAdminApi({ ...deps, adminCheck, jobs }));
   mountDevHost(app, { config, tenants: deps.tenants });
   return { adminCheck, jobs };
