@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../src/config';
 import { DataDirLockedError } from '../src/db/database';
-import { BITBUCKET_WORKSPACE, startSandbox, type Sandbox } from './sandbox';
+import { BITBUCKET_WORKSPACE, MINIORANGE_CREDENTIALS, startSandbox, type Sandbox } from './sandbox';
 
 /** `npm run sandbox [-- --reset]`: starts the sandbox, prints what to open and how to push users, stops on Ctrl-C. */
 
@@ -30,6 +30,8 @@ function describe(sandbox: Sandbox): string {
     `  Bitbucket Cloud         ${fakes.bitbucket.baseUrl}   (workspace "${BITBUCKET_WORKSPACE}")`,
     `  Atlassian organization  ${fakes.org.baseUrl}`,
     `  miniOrange              ${fakes.miniOrange.baseUrl}   (${fakes.directory.userTotal()} people, ${fakes.directory.groupTotal()} groups)`,
+    `  miniOrange pull credentials for an app of your own: Base URL ${fakes.miniOrange.baseUrl}`,
+    `    Customer key ${MINIORANGE_CREDENTIALS.customerKey}, API key ${MINIORANGE_CREDENTIALS.apiKey}`,
     '',
     'Targets of the local tenant (Targets page):',
     ...sandbox.targets.map(({ target, created }) => `  ${target.name.padEnd(34)} ${made(created)}`),

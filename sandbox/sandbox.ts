@@ -51,7 +51,9 @@ export const SANDBOX_NAMES = {
 const SITE_ADMIN = { email: 'admin@example.com', apiToken: 'sandbox-site-token' };
 const BITBUCKET_ADMIN = { username: 'admin@example.com', apiToken: 'sandbox-bitbucket-token' };
 const ORG_API_KEY = 'sandbox-org-api-key';
-const MINIORANGE = { customerKey: '271828', apiKey: 'sandbox-miniorange-api-key' };
+/** What an admin types under Pull credentials to read the fake miniOrange (printed by `npm run sandbox`). */
+export const MINIORANGE_CREDENTIALS = { customerKey: '271828', apiKey: 'sandbox-miniorange-api-key' };
+const MINIORANGE = MINIORANGE_CREDENTIALS;
 export const BITBUCKET_WORKSPACE = 'acme';
 
 export interface SandboxOptions {
