@@ -60,6 +60,13 @@ const outDir = path.resolve(configDir, options.outDir || '.');
 const rootDir = path.resolve(configDir, options.rootDir || '.');
 const buildInfoPath = path.resolve(configDir, options.tsBuildInfoFile || path.join(outDir, 'tsconfig.tsbuildinfo'));
 
+/** Diagnostics tsc kept in the build info: `[fileId, [diagnostic, …]]` entries. */
+function hasDiagnostics(info) {
+  return ['semanticDiagnosticsPerFile', 'syntacticDiagnosticsPerFile', 'emitDiagnosticsPerFile'].some((key) =>
+    (info[key] || []).some((entry) => Array.isArray(entry) && Array.isArray(entry[1]) && entry[1].length > 0),
+  );
+}
+
 /** Why the build is stale, or null when it is current. */
 function staleness() {
   const built = mtime(buildInfoPath);
@@ -70,7 +77,9 @@ function staleness() {
   } catch {
     return 'unreadable build info';
   }
-  if (info.errors || (info.affectedFilesPendingEmit && info.affectedFilesPendingEmit.length)) return 'the last compile did not finish cleanly';
+  if (info.errors || (info.affectedFilesPendingEmit && info.affectedFilesPendingEmit.length) || hasDiagnostics(info)) {
+    return 'the last compile reported errors';
+  }
   for (const file of config.files) if (mtime(file) > built) return `${path.relative(root, file)} changed`;
   const compiled = new Set();
   for (const name of info.fileNames || []) {
@@ -82,7 +91,11 @@ function staleness() {
     if (changed > built) return `${path.relative(root, file)} changed`;
     if (!file.endsWith('.d.ts') && file.endsWith('.ts')) {
       const output = path.join(outDir, path.relative(rootDir, file)).replace(/\.ts$/, '.js');
-      if (mtime(output) === null) return `${path.relative(root, output)} is missing`;
+      if (mtime(output) === null) {
+        // An incremental tsc does not emit again what it believes it emitted: forget the build to emit it all.
+        fs.rmSync(buildInfoPath, { force: true });
+        return `${path.relative(root, output)} is missing`;
+      }
     }
   }
   for (const dir of config.include || []) {
@@ -96,8 +109,9 @@ if (reason === null) process.exit(0);
 
 process.stderr.write(`Compiling (${reason})…\n`);
 const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
+const started = new Date();
 const result = spawnSync(process.execPath, [tsc, '-p', tsconfigPath], { stdio: 'inherit', cwd: root });
 if (result.status !== 0) process.exit(result.status === null ? 1 : result.status);
-// tsc leaves the build info untouched when nothing it reads changed (a file merely saved again): mark it current.
-const now = new Date();
-if (mtime(buildInfoPath) !== null) fs.utimesSync(buildInfoPath, now, now);
+// The build is as new as the sources tsc read, not as its end: a file saved while tsc ran counts as changed next
+// time. (tsc also leaves the build info untouched when a file was merely saved again without a change.)
+if (mtime(buildInfoPath) !== null) fs.utimesSync(buildInfoPath, started, started);
