@@ -34,7 +34,7 @@ function describe(sandbox: Sandbox): string {
     `    Customer key ${MINIORANGE_CREDENTIALS.customerKey}, API key ${MINIORANGE_CREDENTIALS.apiKey}`,
     '',
     'Targets of the local tenant (Targets page):',
-    ...sandbox.targets.map(({ target, created }) => `  ${target.name.padEnd(34)} ${made(created)}`),
+    ...sandbox.targets.map(({ target, created, check }) => `  ${target.name.padEnd(34)} ${made(created)}; ${check.ok ? 'connection OK' : `connection FAILED: ${check.message}`}`),
     '',
     `IdP app "${connection.name}" (${made(sandbox.connectionCreated)}; pulls from the fake miniOrange on Synchronize).`,
     'Its SCIM endpoint, to push users and groups as an IdP would (paste into your shell):',

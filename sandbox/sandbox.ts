@@ -10,6 +10,7 @@ import { savePullConfig } from '../src/sources/config';
 import { saveSettings } from '../src/sync/settings';
 import { TargetStore, type StoredTarget } from '../src/targets/store';
 import type { TargetInput } from '../src/targets/config';
+import type { ConnectionCheck } from '../src/targets/types';
 import { DEV_ACCOUNT_ID, DEV_TENANT_CLIENT_KEY } from '../src/web/dev';
 import { FakeAtlassianOrg } from '../test/fakes/fake-atlassian-org';
 import { FakeBitbucketCloud } from '../test/fakes/fake-bitbucket-cloud';
@@ -71,7 +72,8 @@ export interface SandboxOptions {
 }
 
 export interface SandboxSeed {
-  targets: { target: StoredTarget; created: boolean }[];
+  /** Each target, whether this start created it, and what testing its connection to the fake found. */
+  targets: { target: StoredTarget; created: boolean; check: ConnectionCheck }[];
   connection: Connection;
   /** True when this start created the miniOrange app; false when it found the one a previous start made. */
   connectionCreated: boolean;
@@ -265,5 +267,9 @@ export async function seedSandbox(runtime: Runtime, fakes: Sandbox['fakes']): Pr
   }
   await savePullConfig(db, secrets, connection.id, { kind: 'miniorange', baseUrl: fakes.miniOrange.baseUrl, ...MINIORANGE });
 
-  return { targets: [org, jira, confluence, bitbucket], connection, connectionCreated: !found, scimToken };
+  // Tested as an admin would after adding them, so the Targets page shows each one reachable (or why not).
+  const targets = await Promise.all(
+    [org, jira, confluence, bitbucket].map(async (entry) => ({ ...entry, check: await store.testConnection(tenant.id, entry.target.id) })),
+  );
+  return { targets, connection, connectionCreated: !found, scimToken };
 }
