@@ -44,6 +44,9 @@ function describe(sandbox: Sandbox): string {
     '',
     '  curl -s "$SCIM/Users" -H "Authorization: Bearer $TOKEN"',
     '',
+    ...(sandbox.connectionCreated
+      ? []
+      : ['The database remembers earlier syncs, but the fakes started empty: `npm run sandbox -- --reset` starts clean.', '']),
     'README.md, "Try it", walks on from here. Press Ctrl-C to stop everything.',
     '',
   ];
