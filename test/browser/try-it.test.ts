@@ -126,7 +126,8 @@ describeIfChromium('README "Try it" in a browser, against the sandbox', () => {
       executablePath: CHROMIUM,
       headless: true,
       acceptDownloads: true,
-      viewport: { width: 1280, height: 800 },
+      // Tall enough that a screenshot shows a whole plan (the admin page scrolls inside the dev host's frame).
+      viewport: { width: 1280, height: 1600 },
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     page = browser.pages()[0] ?? (await browser.newPage());
