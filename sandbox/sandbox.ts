@@ -54,7 +54,6 @@ const BITBUCKET_ADMIN = { username: 'admin@example.com', apiToken: 'sandbox-bitb
 const ORG_API_KEY = 'sandbox-org-api-key';
 /** What an admin types under Pull credentials to read the fake miniOrange (printed by `npm run sandbox`). */
 export const MINIORANGE_CREDENTIALS = { customerKey: '271828', apiKey: 'sandbox-miniorange-api-key' };
-const MINIORANGE = MINIORANGE_CREDENTIALS;
 export const BITBUCKET_WORKSPACE = 'acme';
 
 export interface SandboxOptions {
@@ -157,7 +156,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     confluence: new FakeConfluenceCloud({ credentials: { [SITE_ADMIN.email]: SITE_ADMIN.apiToken } }),
     bitbucket: new FakeBitbucketCloud(BITBUCKET_WORKSPACE, { [BITBUCKET_ADMIN.username]: BITBUCKET_ADMIN.apiToken }),
     org: new FakeAtlassianOrg({ apiKeys: { [ORG_API_KEY]: 'org-admin' } }),
-    miniOrange: new FakeMiniOrange({ data: directory, ...MINIORANGE }),
+    miniOrange: new FakeMiniOrange({ data: directory, ...MINIORANGE_CREDENTIALS }),
     directory,
   };
   // The organization manages the Jira site's accounts: it finds them in the Jira fake, and a deactivation
@@ -168,7 +167,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
   fakes.org.onAccountChanged = (user) =>
     fakes.jira.updateAccount(user.accountId, { emailAddress: user.email, displayName: user.name, active: user.status === 'active' });
-  fakes.bitbucket.addMember('Priya Patel');
 
   const servers = [fakes.jira, fakes.confluence, fakes.bitbucket, fakes.org, fakes.miniOrange];
   const stopFakes = () => Promise.all(servers.map((server) => server.stop().catch(() => undefined)));
@@ -265,7 +263,7 @@ export async function seedSandbox(runtime: Runtime, fakes: Sandbox['fakes']): Pr
       settings: { user: { productsOnCreate: ['jira-software'] }, group: { mapping: 'on-the-fly' } },
     });
   }
-  await savePullConfig(db, secrets, connection.id, { kind: 'miniorange', baseUrl: fakes.miniOrange.baseUrl, ...MINIORANGE });
+  await savePullConfig(db, secrets, connection.id, { kind: 'miniorange', baseUrl: fakes.miniOrange.baseUrl, ...MINIORANGE_CREDENTIALS });
 
   // Tested as an admin would after adding them, so the Targets page shows each one reachable (or why not).
   const targets = await Promise.all(

@@ -32,8 +32,12 @@ describe('sandbox', () => {
     await dropDatabase?.();
   });
 
-  const scimStatus = async (token: string) =>
-    (await fetch(`${sandbox.connection.scimBaseUrl.replace(sandbox.url, sandbox.url.replace('localhost', '127.0.0.1'))}/Users`, { headers: { authorization: `Bearer ${token}` } })).status;
+  /** GET /Users with a bearer token, at the printed SCIM base URL (on 127.0.0.1, where the app listens). */
+  const scimStatus = async (token: string) => {
+    const url = new URL(`${sandbox.connection.scimBaseUrl}/Users`);
+    url.hostname = '127.0.0.1';
+    return (await fetch(url, { headers: { authorization: `Bearer ${token}` } })).status;
+  };
 
   it('starts with a target per fake, each reachable, and a miniOrange app whose token works', async () => {
     expect(sandbox.targets.map((t) => [t.target.kind, t.created, t.check.ok])).toEqual([
