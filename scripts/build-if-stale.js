@@ -78,7 +78,7 @@ function staleness() {
     return 'unreadable build info';
   }
   if (info.errors || (info.affectedFilesPendingEmit && info.affectedFilesPendingEmit.length) || hasDiagnostics(info)) {
-    return 'the last compile reported errors';
+    return 'the last compile reported errors or left files unwritten';
   }
   for (const file of config.files) if (mtime(file) > built) return `${path.relative(root, file)} changed`;
   const compiled = new Set();
