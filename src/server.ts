@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, type Config } from './config';
 import { DataDirLockedError } from './db/database';
 import { createLogger } from './logging/logger';
 import { listen, openRuntime } from './runtime';
@@ -34,7 +34,9 @@ async function main(): Promise<void> {
   }
 
   const running = await listen(runtime);
-  logger.info({ baseUrl: config.baseUrl, listen: running.url, database: runtime.db.kind }, 'listening');
+  logger.info({ baseUrl: config.baseUrl, listen: running.url, database: runtime.db.kind }, `listening at ${config.baseUrl}`);
+  // JSON logs are for machines; a developer starting the app wants to know where to click.
+  if (!config.isProduction) process.stdout.write(`${startupBanner(config)}\n`);
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
@@ -48,6 +50,13 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/** Where to open the app, in plain words. */
+function startupBanner(config: Pick<Config, 'baseUrl' | 'devHostEnabled'>): string {
+  return config.devHostEnabled
+    ? `Open ${config.baseUrl}/dev to try the admin pages (a stand-in for Jira's admin area). The app answers at ${config.baseUrl}.`
+    : `The app answers at ${config.baseUrl}.`;
 }
 
 main().catch((error) => {
