@@ -32,6 +32,8 @@ describe('the production server', () => {
       APP_BASE_URL: BASE_URL,
       ENCRYPTION_KEYS: `prod1:${randomBytes(32).toString('base64')}`,
       CONNECT_KEYS_CDN_URL: keys.url,
+      // The loopback key server is reached through the operator allow-list, as any private host would be.
+      EGRESS_ALLOW: '127.0.0.1',
       DATA_DIR: dataDir,
       ...(database ? { DATABASE_URL: database.url } : {}),
     };

@@ -1,5 +1,9 @@
 import { CONFLUENCE_CLOUD_LIMITS, ConfluenceCloudTarget } from '../../src/targets/confluence-cloud';
 import { FakeConfluenceCloud } from '../fakes/fake-confluence-cloud';
+import { allowLoopbackEgress } from '../helpers/runtime';
+
+// The fakes listen on loopback: reach them through the operator's allow-list, as the app would.
+beforeAll(allowLoopbackEgress);
 
 /**
  * What Confluence Cloud's user and group APIs do that a naive client misses: the CQL user search hides guests

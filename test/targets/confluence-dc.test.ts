@@ -1,6 +1,10 @@
 import { ConfluenceDcTarget } from '../../src/targets/confluence-dc';
 import { TargetError } from '../../src/targets/types';
 import { CONFLUENCE_DC_MAX_LIMIT, FakeConfluenceDc } from '../fakes/fake-confluence-dc';
+import { allowLoopbackEgress } from '../helpers/runtime';
+
+// The fakes listen on loopback: reach them through the operator's allow-list, as the app would.
+beforeAll(allowLoopbackEgress);
 
 /**
  * The Confluence Data Center adapter against a fake of the documented user-management REST API (8.4+):

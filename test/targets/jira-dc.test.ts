@@ -1,6 +1,10 @@
 import { JiraDcTarget } from '../../src/targets/jira-dc';
 import { TargetError } from '../../src/targets/types';
 import { FakeJiraDc } from '../fakes/fake-jira-dc';
+import { allowLoopbackEgress } from '../helpers/runtime';
+
+// The fakes listen on loopback: reach them through the operator's allow-list, as the app would.
+beforeAll(allowLoopbackEgress);
 
 /**
  * The Jira Data Center adapter against a fake that keeps Jira DC's documented limits: the user search

@@ -9,6 +9,10 @@ import { FakeConfluenceCloud } from '../fakes/fake-confluence-cloud';
 import { FakeConfluenceDc } from '../fakes/fake-confluence-dc';
 import { FakeJiraDc } from '../fakes/fake-jira-dc';
 import type { FakeServer } from '../fakes/fake-server';
+import { allowLoopbackEgress } from '../helpers/runtime';
+
+// The fakes listen on loopback: reach them through the operator's allow-list, as the app would.
+beforeAll(allowLoopbackEgress);
 
 /**
  * The adapters and fakes of Confluence Cloud, the Atlassian organization, Jira DC and Confluence DC held to
