@@ -1,5 +1,5 @@
 import { exportRunOpsCsv, listRuns } from '../../src/sync/history';
-import { E2eHarness, JIRA_ADMIN, type ScenarioOptions } from './harness';
+import { E2eHarness, JIRA_ADMIN, type DataCenterTarget, type ScenarioOptions } from './harness';
 
 /**
  * Deactivation, deletion and lead reassignment, from a SCIM push to the fake Jira's and the fake org's state.
@@ -215,8 +215,8 @@ describe('lead reassignment', () => {
 /**
  * One row per target kind the harness has: deactivate bob by SCIM, then bob has no access left in that product,
  * or the run carries the warning that says why not; reactivating gives back exactly the access he had, and a
- * later full run with no IdP change writes nothing and warns no more. Data Center kinds join as rows (a
- * scenario option, a seed and an access probe) once the harness has their fakes.
+ * later full run with no IdP change writes nothing and warns no more. Data Center rows add one DC target
+ * beside Jira Cloud (the scenario's `dataCenter`); the sync creates bob there, so they need no seed.
  */
 describe('deactivate and reactivate by SCIM, per target kind: no access left (or a warning saying why), then restored', () => {
   interface KindRow {
@@ -228,11 +228,40 @@ describe('deactivate and reactivate by SCIM, per target kind: no access left (or
     access: (h: E2eHarness, accountId: string) => string[];
     /** The warning the deactivation run must carry when access remains or cannot be vouched for. */
     warns?: RegExp;
+    /** Groups the product keeps on the deactivated account (they grant nothing while it is inactive). */
+    kept?: (h: E2eHarness) => string[];
   }
   const staff = { group: { defaultGroups: { allUsers: ['staff'] } } };
   const user = { productsOnCreate: products };
   const jiraAccess = (h: E2eHarness, id: string) => h.jira.productAccess(id);
   const groupsIn = (groups: Iterable<{ name: string; members: Set<string> }>, id: string) => [...groups].filter((g) => g.members.has(id)).map((g) => `group ${g.name}`).sort();
+  /** Data Center fakes keep groups as name → member usernames. */
+  const dcGroupsOf = (groups: Map<string, Set<string>>, username: string) => [...groups].filter(([, members]) => members.has(username)).map(([name]) => `group ${name}`).sort();
+  /**
+   * A deactivated (Jira) or disabled (Confluence) Data Center user cannot log in and holds no licence, whatever
+   * groups it is in: Jira and Confluence keep the memberships, and the sync leaves them for reactivation to reuse.
+   */
+  const jiraDcGroups = (h: E2eHarness) => {
+    const fake = (h.dataCenter as Extract<DataCenterTarget, { kind: 'jira-dc' }>).fake;
+    return { user: fake.userByEmail('bob@corp.example'), groups: (name: string) => dcGroupsOf(fake.groups, name) };
+  };
+  const jiraDcAccess = (h: E2eHarness) => {
+    const { user, groups } = jiraDcGroups(h);
+    return user?.active ? ['active account', ...groups(user.name)] : [];
+  };
+  const confluenceDcGroups = (h: E2eHarness) => {
+    const fake = (h.dataCenter as Extract<DataCenterTarget, { kind: 'confluence-dc' }>).fake;
+    return { user: fake.userByEmail('bob@corp.example'), groups: (name: string) => dcGroupsOf(fake.groups, name) };
+  };
+  const confluenceDcAccess = (h: E2eHarness) => {
+    const { user, groups } = confluenceDcGroups(h);
+    return user?.enabled ? ['enabled account', ...groups(user.username)] : [];
+  };
+  const bitbucketDcAccess = (h: E2eHarness) => {
+    const fake = (h.dataCenter as Extract<DataCenterTarget, { kind: 'bitbucket-dc' }>).fake;
+    const user = [...fake.users.values()].find((u) => u.emailAddress === 'bob@corp.example');
+    return user ? ['account', ...dcGroupsOf(fake.groups, user.name)] : [];
+  };
   const rows: KindRow[] = [
     { name: 'Jira Cloud (no org): out of the application-role groups and the defaults', scenario: { settings: { user, ...staff } }, access: jiraAccess },
     {
@@ -263,15 +292,40 @@ describe('deactivate and reactivate by SCIM, per target kind: no access left (or
       scenario: { withOrg: true, settings: { user, ...staff } },
       access: (h, id) => [...jiraAccess(h, id), ...(h.org.users.get(id)?.membership === 'suspended' ? [] : ['org app access'])],
     },
+    {
+      name: 'Jira Data Center: deactivated (active: false), its groups kept for reactivation',
+      scenario: { dataCenter: 'jira-dc', settings: { user, ...staff } },
+      access: jiraDcAccess,
+      kept: (h) => {
+        const { user, groups } = jiraDcGroups(h);
+        return user ? groups(user.name) : [];
+      },
+    },
+    {
+      name: 'Confluence Data Center: disabled, its groups kept for reactivation',
+      scenario: { dataCenter: 'confluence-dc', settings: { user, ...staff } },
+      access: confluenceDcAccess,
+      kept: (h) => {
+        const { user, groups } = confluenceDcGroups(h);
+        return user ? groups(user.username) : [];
+      },
+    },
+    {
+      name: 'Bitbucket Data Center: no deactivate in its API, out of the licensed (stash-users) and managed groups',
+      scenario: { dataCenter: 'bitbucket-dc', settings: { user: { ...user, productAccessGroups: ['stash-users'] }, ...staff } },
+      access: bitbucketDcAccess,
+      warns: /^bob@corp\.example keeps Bitbucket access: Bitbucket Data Center's REST API has no deactivate/,
+    },
   ];
 
   /** Every request that writes, on every fake of the scenario. */
   const writesEverywhere = (h: E2eHarness) =>
-    [h.jira.server, h.org.server, h.confluence?.server, h.bitbucket?.server].flatMap((server) => (server ? server.log.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`) : []));
+    [h.jira.server, h.org.server, h.confluence?.server, h.bitbucket?.server, h.dataCenter?.fake.server].flatMap((server) => (server ? server.log.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`) : []));
   const clearEverywhere = (h: E2eHarness) => {
     h.clearLogs();
     h.confluence?.server.clearLog();
     h.bitbucket?.server.clearLog();
+    h.dataCenter?.fake.server.clearLog();
   };
 
   it.each(rows.map((row) => [row.name, row] as const))('%s', async (_name, row) => {
@@ -306,6 +360,8 @@ describe('deactivate and reactivate by SCIM, per target kind: no access left (or
     }
     // Whatever the product lets the sync remove is gone, warning or not: no group keeps bob.
     expect(left.filter((a) => a.startsWith('group '))).toEqual([]);
+    // Data Center keeps a deactivated account's groups (they grant nothing while it is inactive): none is taken away.
+    if (row.kept) expect(row.kept(h)).toEqual(before.filter((a) => a.startsWith('group ')));
 
     clearEverywhere(h);
     await h.synchronize();

@@ -100,7 +100,18 @@ export interface ScenarioOptions {
   confluence?: 'same-site' | 'own-site';
   /** Also a Bitbucket Cloud workspace target. */
   bitbucket?: boolean;
+  /** Also one Data Center target, against its fake (`dataCenter` on the harness); addEveryTargetKind adds all three. */
+  dataCenter?: DataCenterKind;
 }
+
+export type DataCenterKind = 'jira-dc' | 'confluence-dc' | 'bitbucket-dc';
+
+/** The Data Center target of a scenario, with its fake (one of the three, by kind). */
+export type DataCenterTarget = { targetId: string } & (
+  | { kind: 'jira-dc'; fake: FakeJiraDc }
+  | { kind: 'confluence-dc'; fake: FakeConfluenceDc }
+  | { kind: 'bitbucket-dc'; fake: FakeBitbucketDc }
+);
 
 export interface SettleOptions {
   timeoutMs?: number;
@@ -119,6 +130,8 @@ export class E2eHarness {
   bitbucket: FakeBitbucketCloud | null = null;
   confluenceTargetId: string | null = null;
   bitbucketTargetId: string | null = null;
+  /** Set when the scenario has a Data Center target (ScenarioOptions.dataCenter). */
+  dataCenter: DataCenterTarget | null = null;
   tenantId = '';
   connectionId = '';
   token = '';
@@ -199,6 +212,7 @@ export class E2eHarness {
     this.bitbucket = null;
     this.confluenceTargetId = null;
     this.bitbucketTargetId = null;
+    this.dataCenter = null;
     this.accountEmails.clear();
     this.groupNames.clear();
 
@@ -275,6 +289,7 @@ export class E2eHarness {
       });
       this.bitbucketTargetId = bitbucket.id;
     }
+    if (options.dataCenter) this.dataCenter = await this.addDataCenter(options.dataCenter);
     if (options.settings) await this.saveSettings(options.settings);
   }
 
@@ -330,6 +345,29 @@ export class E2eHarness {
       'confluence-dc': await create({ kind: 'confluence-dc', name: 'Confluence DC', baseUrl: confluenceDc.baseUrl, credentials: { token: DC_TOKENS.confluenceDc } }),
     };
     return { confluenceCloud, bitbucketCloud, bitbucketDc, jiraDc, confluenceDc, targetIds };
+  }
+
+  /** One Data Center target against a fresh fake of its kind, stopped with the scenario. */
+  private async addDataCenter(kind: DataCenterKind): Promise<DataCenterTarget> {
+    const create = async (fake: { baseUrl: string; start(): Promise<string>; stop(): Promise<void> }, token: string, name: string) => {
+      await fake.start();
+      this.otherFakes.push(fake);
+      return (await this.targets.create(this.tenantId, { kind, name, baseUrl: fake.baseUrl, credentials: { token } })).id;
+    };
+    switch (kind) {
+      case 'jira-dc': {
+        const fake = new FakeJiraDc({ tokens: { [DC_TOKENS.jiraDc]: 'admin' } });
+        return { kind, fake, targetId: await create(fake, DC_TOKENS.jiraDc, 'Jira DC') };
+      }
+      case 'confluence-dc': {
+        const fake = new FakeConfluenceDc({ tokens: { [DC_TOKENS.confluenceDc]: 'admin' } });
+        return { kind, fake, targetId: await create(fake, DC_TOKENS.confluenceDc, 'Confluence DC') };
+      }
+      case 'bitbucket-dc': {
+        const fake = new FakeBitbucketDc({ [DC_TOKENS.bitbucketDc]: 'admin' });
+        return { kind, fake, targetId: await create(fake, DC_TOKENS.bitbucketDc, 'Bitbucket DC') };
+      }
+    }
   }
 
   private async stopOtherFakes(): Promise<void> {
