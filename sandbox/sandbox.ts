@@ -159,20 +159,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     miniOrange: new FakeMiniOrange({ data: directory, ...MINIORANGE_CREDENTIALS }),
     directory,
   };
-  // The organization manages the Jira site's accounts: it finds them in the Jira fake, and a deactivation
-  // there shows in Jira as an inactive account, and a suspension as an account with no product access, as on a
-  // real site.
-  fakes.org.accountSource = (accountId) => {
-    const user = fakes.jira.users.get(accountId);
-    return user ? { email: user.emailAddress, name: user.displayName, active: user.active } : undefined;
-  };
-  fakes.org.onAccountChanged = (user) =>
-    fakes.jira.updateAccount(user.accountId, {
-      emailAddress: user.email,
-      displayName: user.name,
-      active: user.status === 'active',
-      suspended: user.membership === 'suspended',
-    });
+  fakes.org.manageAccountsOf(fakes.jira);
 
   const servers = [fakes.jira, fakes.confluence, fakes.bitbucket, fakes.org, fakes.miniOrange];
   const stopFakes = () => Promise.all(servers.map((server) => server.stop().catch(() => undefined)));

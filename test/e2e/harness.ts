@@ -218,18 +218,7 @@ export class E2eHarness {
 
     this.jira = new FakeJiraCloud({ credentials: { [JIRA_ADMIN.email]: JIRA_ADMIN.apiToken } });
     this.org = new FakeAtlassianOrg({ apiKeys: { [ORG_API_KEY]: 'org-admin' } });
-    // The org manages the site's accounts: it finds them in the Jira fake and its changes show there.
-    this.org.accountSource = (accountId) => {
-      const user = this.jira.users.get(accountId);
-      return user ? { email: user.emailAddress, name: user.displayName, active: user.active } : undefined;
-    };
-    this.org.onAccountChanged = (user) =>
-      this.jira.updateAccount(user.accountId, {
-        emailAddress: user.email,
-        displayName: user.name,
-        active: user.status === 'active',
-        suspended: user.membership === 'suspended',
-      });
+    this.org.manageAccountsOf(this.jira);
     await this.jira.start();
     await this.org.start();
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { FakeServer, bearerAuth, fakeId, type FakeResponse } from './fake-server';
+import type { FakeJiraCloud } from './fake-jira-cloud';
 
 /**
  * A stateful fake of the Atlassian organization APIs (api.atlassian.com) with an org admin API key, held to
@@ -54,6 +55,24 @@ export class FakeAtlassianOrg {
     this.orgId = options.orgId ?? 'org-1';
     this.server = new FakeServer(bearerAuth(options.apiKeys ?? { 'org-api-key': 'org-admin' }), () => errors(401, 'Unauthorized'));
     this.routes();
+  }
+
+  /**
+   * The org manages a Jira site's accounts, as on a real site: it finds them in the Jira fake, and its changes
+   * show there (a disabled account lists as inactive, a suspended one keeps no product access).
+   */
+  manageAccountsOf(jira: FakeJiraCloud): void {
+    this.accountSource = (accountId) => {
+      const user = jira.users.get(accountId);
+      return user ? { email: user.emailAddress, name: user.displayName, active: user.active } : undefined;
+    };
+    this.onAccountChanged = (user) =>
+      jira.updateAccount(user.accountId, {
+        emailAddress: user.email,
+        displayName: user.name,
+        active: user.status === 'active',
+        suspended: user.membership === 'suspended',
+      });
   }
 
   get baseUrl(): string {
