@@ -712,16 +712,21 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
     }),
   );
 
+  /** The run named in the path, of this tenant, stopped at the safety threshold; and the engine to act on it. */
+  async function runAwaitingConfirmation(req: Request, res: Response) {
+    const runId = parseInput(uuid, req.params.runId, 'runId');
+    const admin = adminOf(res);
+    if (!deps.engine) throw new ApiError(503, 'engine_unavailable', 'The sync engine is not running on this instance');
+    const { rows } = await db.query<{ status: string }>('SELECT status FROM sync_runs WHERE id = $1 AND tenant_id = $2', [runId, admin.tenant.id]);
+    if (!rows[0]) throw notFound('Run');
+    if (rows[0].status !== 'awaiting_confirmation') throw new ApiError(409, 'not_awaiting_confirmation', 'This run is not waiting for confirmation');
+    return { runId, admin, engine: deps.engine };
+  }
+
   api.post(
     '/runs/:runId/confirm',
     route(async (req, res) => {
-      const runId = parseInput(uuid, req.params.runId, 'runId');
-      const admin = adminOf(res);
-      if (!deps.engine) throw new ApiError(503, 'engine_unavailable', 'The sync engine is not running on this instance');
-      const { rows } = await db.query<{ status: string }>('SELECT status FROM sync_runs WHERE id = $1 AND tenant_id = $2', [runId, admin.tenant.id]);
-      if (!rows[0]) throw notFound('Run');
-      if (rows[0].status !== 'awaiting_confirmation') throw new ApiError(409, 'not_awaiting_confirmation', 'This run is not waiting for confirmation');
-      const engine = deps.engine;
+      const { runId, admin, engine } = await runAwaitingConfirmation(req, res);
       // Applying may take long: the page follows the confirm run in the history; the engine audits the confirmation.
       engine.confirmRun({ tenantId: admin.tenant.id, runId, actor: admin.accountId }).catch((error: unknown) => {
         deps.logger.warn({ err: error, runId }, 'confirmed run failed');
@@ -734,13 +739,8 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
   api.post(
     '/runs/:runId/cancel',
     route(async (req, res) => {
-      const runId = parseInput(uuid, req.params.runId, 'runId');
-      const admin = adminOf(res);
-      if (!deps.engine) throw new ApiError(503, 'engine_unavailable', 'The sync engine is not running on this instance');
-      const { rows } = await db.query<{ status: string }>('SELECT status FROM sync_runs WHERE id = $1 AND tenant_id = $2', [runId, admin.tenant.id]);
-      if (!rows[0]) throw notFound('Run');
-      if (rows[0].status !== 'awaiting_confirmation') throw new ApiError(409, 'not_awaiting_confirmation', 'This run is not waiting for confirmation');
-      await deps.engine.cancelRun({ tenantId: admin.tenant.id, runId, actor: admin.accountId });
+      const { runId, admin, engine } = await runAwaitingConfirmation(req, res);
+      await engine.cancelRun({ tenantId: admin.tenant.id, runId, actor: admin.accountId });
       res.json({ cancelled: runId });
     }),
   );
