@@ -24,10 +24,9 @@ interface UserRow {
 const USER_COLUMNS =
   'u.id, u.connection_id, u.user_name, u.external_id, u.display_name, u.given_name, u.family_name, u.primary_email, u.active, u.resource, u.origin, u.version, u.created_at, u.updated_at';
 
-/** GET /Users?filter=userName eq "…" (the users of the page with their groups, and the total, in one statement). */
+/** GET /Users?filter=userName eq "…": a unique-key lookup, the user with its groups in one statement. */
 export const FLOOR_GET_SQL = `SELECT p.*, (SELECT COALESCE(jsonb_agg(jsonb_build_object('groupId', g.id, 'displayName', g.display_name) ORDER BY lower(g.display_name), g.id), '[]'::jsonb)
-    FROM directory_memberships m JOIN directory_groups g ON g.id = m.group_id WHERE m.user_id = p.id) AS groups FROM (SELECT ${USER_COLUMNS}, count(*) OVER () AS total_count, row_number() OVER (ORDER BY u.created_at, u.id) AS ordinal
-             FROM directory_users u WHERE u.connection_id = $1 AND ((lower(u.user_name) = lower($2))) ORDER BY u.created_at, u.id LIMIT $3 OFFSET $4) p ORDER BY p.ordinal`;
+    FROM directory_memberships m JOIN directory_groups g ON g.id = m.group_id WHERE m.user_id = p.id) AS groups FROM (SELECT ${USER_COLUMNS} FROM directory_users u WHERE u.connection_id = $1 AND ((lower(u.user_name) = lower($2))) LIMIT $3 OFFSET $4) p`;
 
 /** POST /Users: the user and its outbox row in one statement (the repository's own text). */
 export const FLOOR_CREATE_USER_SQL = CREATE_USER_SQL;
@@ -36,17 +35,27 @@ const GROUP_COLUMNS = 'g.id, g.connection_id, g.display_name, g.external_id, g.r
 
 export const FLOOR_PATCH_SQL = {
   lock: `SELECT ${GROUP_COLUMNS} FROM directory_groups g WHERE g.connection_id = $1 AND g.id = $2 FOR UPDATE`,
-  add: `WITH wanted AS (SELECT DISTINCT unnest($3::uuid[]) AS id),
-              known AS (SELECT u.id FROM directory_users u JOIN wanted w ON w.id = u.id WHERE u.connection_id = $1),
-              inserted AS (
-                INSERT INTO directory_memberships (group_id, user_id, connection_id)
-                SELECT $2, id, $1 FROM known WHERE (SELECT count(*) FROM known) = $4
-                ON CONFLICT DO NOTHING RETURNING user_id),
-              bumped AS (
-                UPDATE directory_groups SET version = version + 1, updated_at = now()
-                 WHERE connection_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM inserted) RETURNING id)
-         SELECT (SELECT count(*) FROM known) AS known, ARRAY(SELECT user_id::text FROM inserted) AS added, (SELECT count(*) FROM bumped) AS bumped`,
-  change: 'INSERT INTO directory_changes (connection_id, entity, entity_id, member_id, action, origin) VALUES ($1, $2, $3, $4, $5, $6)',
+  unknown: `SELECT ARRAY(SELECT w.id FROM unnest($2::uuid[]) AS w(id) WHERE NOT EXISTS (
+             SELECT 1 FROM directory_users u WHERE u.connection_id = $1 AND u.id = w.id)) AS unknown`,
+  change: `WITH removed AS (
+           DELETE FROM directory_memberships m
+            WHERE m.connection_id = $1 AND m.group_id = $2 AND m.user_id IN (SELECT r.id FROM unnest($4::uuid[]) AS r(id))
+           RETURNING m.user_id),
+         added AS (
+           INSERT INTO directory_memberships (group_id, user_id, connection_id)
+           SELECT $2, k.id, $1 FROM unnest($3::uuid[]) AS k(id)
+           ON CONFLICT DO NOTHING RETURNING user_id),
+         changes AS (
+           INSERT INTO directory_changes (connection_id, entity, entity_id, member_id, action, origin)
+           SELECT $1, 'membership', $2, user_id, 'removed', $5 FROM removed
+           UNION ALL
+           SELECT $1, 'membership', $2, user_id, 'added', $5 FROM added
+           RETURNING id),
+         bumped AS (
+           UPDATE directory_groups SET version = version + 1, updated_at = now()
+            WHERE connection_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM changes) RETURNING id)
+         SELECT (SELECT count(*) FROM added) AS added, (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM bumped) AS bumped,
+                cardinality($4::uuid[]) AS asked_to_remove`,
   reread: `SELECT ${GROUP_COLUMNS} FROM directory_groups g WHERE g.connection_id = $1 AND g.id = $2`,
 };
 
@@ -116,10 +125,10 @@ export function createFloorServer(pool: pg.Pool, connectionId: string, scimBaseU
     const url = new URL(req.url ?? '/', 'http://floor');
     if (req.method === 'GET' && url.pathname === '/floor/Users') {
       const userName = /^userName eq "(.*)"$/.exec(url.searchParams.get('filter') ?? '')?.[1] ?? '';
-      const { rows } = await pool.query<UserRow & { total_count: number }>(FLOOR_GET_SQL, [connectionId, userName, 1000, 0]);
+      const { rows } = await pool.query<UserRow>(FLOOR_GET_SQL, [connectionId, userName, 1000, 0]);
       answer(res, 200, {
         schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
-        totalResults: rows.length > 0 ? Number(rows[0]!.total_count) : 0,
+        totalResults: rows.length,
         startIndex: 1,
         itemsPerPage: rows.length,
         Resources: rows.map((r) => renderUser(r, scimBaseUrl)),
@@ -144,9 +153,10 @@ export function createFloorServer(pool: pg.Pool, connectionId: string, scimBaseU
       const body = JSON.parse(await readBody(req)) as { Operations: { value: { value: string }[] }[] };
       const ids = body.Operations[0]!.value.map((v) => v.value.toLowerCase());
       const version = await inTransaction(pool, async (client) => {
+        const literal = `{${ids.join(',')}}`;
         await client.query(FLOOR_PATCH_SQL.lock, [connectionId, groupId]);
-        const { rows } = await client.query<{ added: string[] }>(FLOOR_PATCH_SQL.add, [connectionId, groupId, ids, ids.length]);
-        for (const userId of rows[0]!.added) await client.query(FLOOR_PATCH_SQL.change, [connectionId, 'membership', groupId, userId, 'added', 'push']);
+        await client.query(FLOOR_PATCH_SQL.unknown, [connectionId, literal]);
+        await client.query(FLOOR_PATCH_SQL.change, [connectionId, groupId, literal, '{}', 'push']);
         const { rows: group } = await client.query<{ version: number }>(FLOOR_PATCH_SQL.reread, [connectionId, groupId]);
         return group[0]!.version;
       });

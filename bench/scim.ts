@@ -12,15 +12,23 @@
  * running the same SQL on the same pool and answering the same JSON), with the same client and
  * concurrency, in alternating slices (BENCH_ROUNDS, default 5). `ratioToFloor` is app req/s ÷ floor
  * req/s: the machine's load cancels out of it, so it is the figure to compare between runs. `statementsPerRequest` counts the SQL statements
- * (BEGIN and COMMIT included) each sends for one request; `sameSql` says whether they are the same.
+ * (BEGIN and COMMIT included) each sends for one request; `sameSql` says whether they are the same (when
+ * not, both lists go to stderr so the floor can be brought back in line).
+ *
+ * BENCH_PROFILE_DIR=<folder> writes the server thread's CPU profile of every slice there, app and floor
+ * apart, to see where the time goes (open them in Chrome DevTools or any .cpuprofile viewer).
  */
 import http from 'node:http';
 import os from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
+import { Pool, type Dispatcher } from 'undici';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { TenantStore } from '../src/connect/tenants';
@@ -37,6 +45,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
 /** App and floor take turns in this many slices of each measurement, so a change in the machine's load hits both alike. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** When set, a folder: the server thread's CPU profile of each slice is written there (`<scenario>-<app|floor>-<round>.cpuprofile`). */
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 
 interface Stats {
   requests: number;
@@ -51,41 +61,33 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/**
+ * The load's HTTP client: an undici pool with one keep-alive connection per concurrent caller. It costs
+ * about half the CPU of node:http's client per request, and on a small machine the load generator's CPU
+ * is taken from the server and the database it measures.
+ */
 class Client {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  private readonly pool: Pool;
   constructor(
-    private readonly port: number,
+    port: number,
     private readonly token: string,
-  ) {}
-
-  request(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          host: '127.0.0.1',
-          port: this.port,
-          method,
-          path,
-          agent: this.agent,
-          headers: {
-            Authorization: `Bearer ${this.token}`,
-            ...(payload ? { 'Content-Type': 'application/scim+json', 'Content-Length': Buffer.byteLength(payload) } : {}),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
+  ) {
+    this.pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONCURRENCY, pipelining: 1 });
   }
 
-  close(): void {
-    this.agent.destroy();
+  async request(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const res = await this.pool.request({
+      method: method as Dispatcher.HttpMethod,
+      path,
+      headers: { authorization: `Bearer ${this.token}`, ...(payload ? { 'content-type': 'application/scim+json' } : {}) },
+      body: payload,
+    });
+    return { status: res.statusCode, body: await res.body.text() };
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
   }
 }
 
@@ -167,7 +169,7 @@ async function runLoad(job: LoadJob): Promise<Slice> {
       }
     }),
   );
-  client.close();
+  await client.close();
   return { latencies, seconds: (performance.now() - started) / 1000, errors };
 }
 
@@ -194,6 +196,22 @@ function measure(job: LoadJob): Promise<Slice> {
       if (code !== 0) reject(new Error(`load worker exited with ${code}`));
     });
   });
+}
+
+/** Runs `work` with the server thread's CPU profiler on and writes the profile to PROFILE_DIR. */
+async function profiled<T>(name: string, work: () => Promise<T>): Promise<T> {
+  const session = new Session();
+  session.connect();
+  try {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+    const result = await work();
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(path.join(PROFILE_DIR!, `${name}.cpuprofile`), JSON.stringify(profile));
+    return result;
+  } finally {
+    session.disconnect();
+  }
 }
 
 async function seedUsers(db: Database, connectionId: string, count: number): Promise<void> {
@@ -288,7 +306,8 @@ async function main(): Promise<void> {
       for (let round = 0; round < ROUNDS; round++) {
         for (const to of ['app', 'floor'] as const) {
           const limit = Math.min(limits[to], next[to] + Math.ceil((limits[to] - next[to]) / (ROUNDS - round)));
-          const slice = await measure({ ...target[to], token, scenario: to === 'app' ? app : floor, expectStatus, start: next[to], limit, durationMs: DURATION_MS / ROUNDS });
+          const job = { ...target[to], token, scenario: to === 'app' ? app : floor, expectStatus, start: next[to], limit, durationMs: DURATION_MS / ROUNDS };
+          const slice = PROFILE_DIR ? await profiled(`${app.kind}-${to}-${round}`, () => measure(job)) : await measure(job);
           slices[to].push(slice);
           next[to] += slice.latencies.length;
         }
@@ -300,7 +319,7 @@ async function main(): Promise<void> {
     for (const to of ['app', 'floor'] as const) {
       const warm = new Client(target[to].port, token);
       for (let i = 0; i < 200; i++) await warm.request('GET', `${target[to].base}/Users?filter=${encodeURIComponent(`userName eq "user${i + 1}@bench.example"`)}`);
-      warm.close();
+      await warm.close();
     }
 
     /** One request to each of app and floor, recording the SQL each sends; their answers must agree. */
@@ -314,12 +333,17 @@ async function main(): Promise<void> {
         const res = await client.request(method, path(target[to].base), body?.(to));
         out[to] = { statements: recording, status: res.status, body: res.body ? JSON.parse(res.body) : undefined };
         recording = undefined;
-        client.close();
+        await client.close();
       }
       const normalise = (list: string[]) => list.map((sql) => sql.replace(/\s+/g, ' ').trim());
+      const [appSql, floorSql] = [normalise(out.app!.statements), normalise(out.floor!.statements)];
+      if (!isDeepStrictEqual(appSql, floorSql)) {
+        // The floor has drifted from the app's SQL: say where, so it can be brought back in line.
+        process.stderr.write(`${method} statements differ between app and floor:\napp:\n${appSql.join('\n')}\nfloor:\n${floorSql.join('\n')}\n`);
+      }
       return {
         statementsPerRequest: { app: out.app!.statements.length, floor: out.floor!.statements.length },
-        sameSql: isDeepStrictEqual(normalise(out.app!.statements), normalise(out.floor!.statements)),
+        sameSql: isDeepStrictEqual(appSql, floorSql),
         app: out.app!,
         floor: out.floor!,
       };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -59,6 +60,38 @@ function wrap(kind: Database['kind'], pool: pg.Pool, onClose: () => Promise<void
   };
 }
 
+/** How many distinct statements a Postgres connection keeps prepared; statements past it run unnamed. */
+const MAX_PREPARED_STATEMENTS = 500;
+const preparedNames = new Map<string, string>();
+
+/** The prepared-statement name of a statement's text, or undefined once MAX_PREPARED_STATEMENTS are named. */
+function preparedName(text: string): string | undefined {
+  const known = preparedNames.get(text);
+  if (known !== undefined || preparedNames.size >= MAX_PREPARED_STATEMENTS) return known;
+  const name = `ugs_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+  preparedNames.set(text, name);
+  return name;
+}
+
+/**
+ * A Postgres client that sends every parameterised statement as a named prepared statement: Postgres
+ * parses and plans it once per connection instead of on every call. That was most of a SCIM lookup's
+ * database time (the statements are fixed texts with bind parameters; only their values vary). Texts
+ * are named by their hash, so the same text always has the same name and different texts never share
+ * one; after MAX_PREPARED_STATEMENTS distinct texts (dynamic filters can make many) the rest run
+ * unnamed, which bounds what each connection holds.
+ */
+class PreparingClient extends pg.Client {
+  override query(...args: unknown[]): never {
+    const [first, values] = args;
+    if (typeof first === 'string' && Array.isArray(values)) {
+      const name = preparedName(first);
+      if (name !== undefined) args = [{ name, text: first, values }, ...args.slice(2)];
+    }
+    return (super.query as (...a: unknown[]) => never)(...args);
+  }
+}
+
 export interface OpenOptions {
   /** Called when the embedded database's folder lock is lost (another process may now write to it). */
   onLockCompromised?: (error: Error) => void;
@@ -71,6 +104,7 @@ export async function openDatabase(database: Config['database'], options: OpenOp
       max: database.poolMax,
       ssl: database.ssl ? { rejectUnauthorized: true } : undefined,
       application_name: 'user-group-sync',
+      Client: process.env.UGS_NO_PREPARE ? pg.Client : PreparingClient,
     });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);

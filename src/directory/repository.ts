@@ -650,6 +650,16 @@ export class DirectoryRepository {
       const { rows } = await this.q.query<{ n: number }>(`SELECT count(*) AS n FROM ${table} ${alias} WHERE ${where}`, params.values);
       return { total: rows[0]?.n ?? 0, items: [] };
     }
+    if (query.where?.atMostOne) {
+      // A unique-key lookup (`userName eq "…"`, what every IdP sends before a create): one index probe.
+      // No order, window or size to compute over at most one row, and the total is the page's length.
+      const { rows } = await this.q.query<Row>(
+        `SELECT p.*${pageColumns ? `, ${pageColumns}` : ''} FROM (SELECT ${columns} FROM ${table} ${alias} WHERE ${where} LIMIT ${params.add(query.limit)} OFFSET ${params.add(query.offset)}) p`,
+        params.values,
+      );
+      if (rows.length > 0 || query.offset === 0) return { total: rows.length, items: rows.map(map) };
+      return this.list(table, alias, columns, connectionId, { ...query, limit: 0 }, map, pageColumns);
+    }
     const order = [query.orderBy?.(params), `${alias}.created_at`, `${alias}.id`].filter(Boolean).join(', ');
     const limit = params.add(query.limit);
     const offset = params.add(query.offset);

@@ -11,8 +11,12 @@ export class SqlParams {
   }
 }
 
-/** Produces a boolean SQL expression over the table alias the caller documents, adding its values to `params`. */
-export type SqlCondition = (params: SqlParams) => string;
+/**
+ * Produces a boolean SQL expression over the table alias the caller documents, adding its values to
+ * `params`. `atMostOne` says the condition pins a unique key (a userName, a group's displayName, an
+ * id), so no more than one row can match.
+ */
+export type SqlCondition = ((params: SqlParams) => string) & { readonly atMostOne?: boolean };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

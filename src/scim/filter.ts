@@ -1,6 +1,5 @@
 import { parse, type Filter } from 'scim2-parse-filter';
-import type { SqlCondition, SqlParams } from '../directory/sql';
-import { isUuid } from '../directory/sql';
+import { isUuid, SqlParams, type SqlCondition } from '../directory/sql';
 import { badRequest } from './errors';
 import { findAttribute, type AttributeDef, type AttributeType, type ResourceKind, USER_KIND } from './schemas';
 
@@ -278,11 +277,30 @@ export function filterToSql(kind: ResourceKind, text: string): SqlCondition {
   const ast = parseFilter(text);
   // The parser turns `a[x].b op v` into and([a[x], a.b op v]); only the text tells it from an explicit `and`.
   const mergedValuePaths = /\]\.\w/.test(text.replace(/"(?:[^"\\]|\\.)*"/g, '""'));
-  return (params) => {
+  const condition = (params: SqlParams) => {
     let n = 0;
     const scope: Scope = { kind, alias: kind.name === 'User' ? 'u' : 'g', params, nextAlias: () => `x${++n}` };
     return compileNode(scope, ast, mergedValuePaths);
   };
+  return Object.assign(condition, { atMostOne: pinsUniqueKey(kind, ast) });
+}
+
+// Columns with a unique index per connection (migrations/002_directory.sql), as filterToSql names them.
+const UNIQUE_COLUMNS = new Map([[USER_KIND.name, new Set(['id', 'user_name'])], ['Group', new Set(['id', 'display_name'])]]);
+
+/**
+ * Whether `ast` is `<unique key> eq "<value>"`: the lookup every IdP sends before it creates someone
+ * (`userName eq`, `displayName eq`), which matches at most one row.
+ */
+function pinsUniqueKey(kind: ResourceKind, ast: Filter): boolean {
+  if (ast.op !== 'eq' || !('attrPath' in ast) || typeof ast.compValue !== 'string') return false;
+  const scope: Scope = { kind, alias: '', params: new SqlParams(), nextAlias: () => 'x' };
+  try {
+    const resolved = resolve(scope, ast.attrPath);
+    return 'column' in resolved && (UNIQUE_COLUMNS.get(kind.name)?.has(resolved.column.sql.replace(/^\./, '')) ?? false);
+  } catch {
+    return false;
+  }
 }
 
 /** `sortBy` → an ORDER BY term over the same alias (RFC 7644 §3.4.2.3); multi-valued sorts by the primary value. */
