@@ -104,7 +104,7 @@ export async function openDatabase(database: Config['database'], options: OpenOp
       max: database.poolMax,
       ssl: database.ssl ? { rejectUnauthorized: true } : undefined,
       application_name: 'user-group-sync',
-      Client: process.env.UGS_NO_PREPARE ? pg.Client : PreparingClient,
+      Client: PreparingClient,
     });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);

@@ -49,4 +49,29 @@ describe(`database layer (${usingPostgres ? 'Postgres' : 'PGlite'})`, () => {
     const { rows } = await t.db.query<{ n: number }>('SELECT count(*) AS n FROM tenants');
     expect(rows[0]!.n).toBe(0);
   });
+  // Postgres only: PGlite runs every statement in-process, with no parse/plan round trip to save.
+  (usingPostgres ? it : it.skip)('prepares each parameterised statement once per connection, and at most 500 of them', async () => {
+    // One client outside a transaction (a failed statement must not abort the ones after it).
+    const client = await t.db.pool.connect();
+    try {
+      const text = 'SELECT $1::int + 1 AS n';
+      expect((await client.query<{ n: number }>(text, [1])).rows[0]!.n).toBe(2);
+      expect((await client.query<{ n: number }>(text, [41])).rows[0]!.n).toBe(42);
+      const prepared = async () => (await client.query<{ name: string; statement: string }>('SELECT name, statement FROM pg_prepared_statements')).rows;
+      expect((await prepared()).filter((p) => p.statement === text)).toEqual([{ name: expect.stringMatching(/^ugs_[0-9a-f]{24}$/), statement: text }]);
+
+      // A statement that fails to parse is not kept: it fails the same way again, and others still run.
+      await expect(client.query('SELEC $1::int', [1])).rejects.toThrow(/syntax error/);
+      await expect(client.query('SELEC $1::int', [1])).rejects.toThrow(/syntax error/);
+      expect((await client.query<{ n: number }>(text, [2])).rows[0]!.n).toBe(3);
+
+      // Dynamic texts (filters) cannot fill a connection with prepared statements: past 500, they run unnamed.
+      for (let i = 0; i < 520; i++) expect((await client.query<{ n: number }>(`SELECT $1::int + ${i} AS n`, [1])).rows[0]!.n).toBe(1 + i);
+      const named = (await prepared()).filter((p) => p.name.startsWith('ugs_'));
+      expect(named.length).toBeLessThanOrEqual(500);
+      expect(named.map((p) => p.statement)).not.toContain('SELECT $1::int + 519 AS n');
+    } finally {
+      client.release();
+    }
+  });
 });
