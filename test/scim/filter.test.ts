@@ -214,4 +214,40 @@ describe(`SCIM filter → SQL (${usingPostgres ? 'Postgres' : 'PGlite'})`, () =>
       await t.db.query('SET enable_seqscan = on');
     }
   });
+  it('marks only a unique-key eq as matching at most one row', () => {
+    const pins = (kind: typeof USER_KIND, text: string) => filterToSql(kind, text).atMostOne;
+    expect(pins(USER_KIND, 'userName eq "alice@example.com"')).toBe(true);
+    expect(pins(USER_KIND, 'USERNAME eq "alice@example.com"')).toBe(true);
+    expect(pins(USER_KIND, 'urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a"')).toBe(true);
+    expect(pins(USER_KIND, `id eq "${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}"`)).toBe(true);
+    expect(pins(GROUP_KIND, 'displayName eq "Design"')).toBe(true);
+    // Not unique, not equality, or not alone: the general path (order, total, byte cap).
+    expect(pins(USER_KIND, 'displayName eq "Alice Adams"')).toBe(false);
+    expect(pins(USER_KIND, 'externalId eq "ext-A"')).toBe(false);
+    expect(pins(USER_KIND, 'userName co "alice"')).toBe(false);
+    expect(pins(USER_KIND, 'userName ne "alice@example.com"')).toBe(false);
+    expect(pins(USER_KIND, 'userName eq "alice@example.com" or userName eq "bob@example.com"')).toBe(false);
+    expect(pins(USER_KIND, 'userName eq "alice@example.com" and active eq true')).toBe(false);
+    expect(pins(USER_KIND, 'not (userName eq "alice@example.com")')).toBe(false);
+    expect(pins(GROUP_KIND, 'externalId eq "g"')).toBe(false);
+  });
+
+  it('pages a unique-key lookup like any other list: the total stays 1 past the first page', async () => {
+    const lookup = (filter: string, offset: number, limit = 10) => repo.listUsers(connectionId, { where: filterToSql(USER_KIND, filter), offset, limit, maxBytes: 64 * 1024 });
+    const found = await lookup('userName eq "ALICE@example.com"', 0);
+    expect(found.total).toBe(1);
+    expect(found.items.map((u) => u.id)).toEqual([ids[alice]]);
+    expect(await lookup('userName eq "alice@example.com"', 1)).toEqual({ total: 1, items: [] });
+    expect(await lookup('userName eq "alice@example.com"', 0, 0)).toEqual({ total: 1, items: [] });
+    expect(await lookup('userName eq "nobody@example.com"', 0)).toEqual({ total: 0, items: [] });
+    expect(await lookup('userName eq "nobody@example.com"', 3)).toEqual({ total: 0, items: [] });
+    // Scoped to the connection like every list.
+    const other = await repo.listUsers(otherConnectionId, { where: filterToSql(USER_KIND, 'userName eq "alice@example.com"'), offset: 0, limit: 10 });
+    expect(other.total).toBe(1);
+    expect(other.items[0]!.id).not.toBe(ids[alice]);
+    const withGroups = await repo.listUsers(connectionId, { where: filterToSql(USER_KIND, 'userName eq "alice@example.com"'), offset: 0, limit: 10, withGroups: true });
+    expect(withGroups.items[0]!.groups.map((g) => g.groupId)).toEqual([groupId]);
+    const group = await repo.listGroups(connectionId, { where: filterToSql(GROUP_KIND, 'displayName eq "ENGINEERING"'), offset: 0, limit: 10 });
+    expect(group.items.map((g) => g.id)).toEqual([groupId]);
+  });
 });
