@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
@@ -99,9 +100,22 @@ function route(handler: Handler) {
   };
 }
 
+/** A request header (Express's `req.get` is not there: SCIM is served before Express, see createScimHandler). */
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The request's path below the SCIM base, without the query (Express's `req.path`). */
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
 /** If-Match (RFC 7644 §3.14): a listed ETag or `*` must match the current version, else 412. */
 function checkIfMatch(req: Request, version: number): void {
-  const header = req.get('If-Match');
+  const header = headerOf(req, 'if-match');
   if (header === undefined) return;
   const current = etagOf(version);
   const strip = (tag: string) => tag.trim().replace(/^W\//, '');
@@ -110,7 +124,7 @@ function checkIfMatch(req: Request, version: number): void {
 }
 
 function notModified(req: Request, version: number): boolean {
-  const header = req.get('If-None-Match');
+  const header = headerOf(req, 'if-none-match');
   if (header === undefined) return false;
   const strip = (tag: string) => tag.trim().replace(/^W\//, '');
   return header.split(',').some((tag) => tag.trim() === '*' || strip(tag) === strip(etagOf(version)));
@@ -191,7 +205,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
   // One line per request: no headers, no bodies, no filter values (they carry userNames and emails).
   router.use((req, res, next) => {
     const started = process.hrtime.bigint();
-    const incoming = req.get('x-request-id');
+    const incoming = headerOf(req, 'x-request-id');
     const reqId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('x-request-id', reqId);
     // Nothing to build when no level that a request line uses is on.
@@ -203,7 +217,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
       const line = {
         reqId,
         method: req.method,
-        path: `${req.baseUrl}${req.path}`,
+        path: `${req.baseUrl}${pathOf(req)}`,
         query: loggableQuery(req),
         status: res.statusCode,
         durationMs: Math.round(durationMs * 100) / 100,
@@ -224,19 +238,19 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
   // must not lock out the IdPs. Only the hash is kept, and only for this decision.
   const recentlyAccepted = new Map<string, number>();
   const RECENTLY_ACCEPTED_MS = 10 * 60_000;
-  function wasAccepted(connectionId: string, token: string): boolean {
-    const until = recentlyAccepted.get(`${connectionId}:${hashToken(token)}`);
+  // `key` is `${connectionId}:${hashToken(token)}`, computed once per request.
+  function wasAccepted(key: string): boolean {
+    const until = recentlyAccepted.get(key);
     return until !== undefined && until > performance.now();
   }
-  function rememberAccepted(connectionId: string, token: string): void {
+  function rememberAccepted(key: string): void {
     const now = performance.now();
     if (recentlyAccepted.size > 10_000) for (const [k, until] of recentlyAccepted) if (until <= now) recentlyAccepted.delete(k);
-    if (recentlyAccepted.size <= 10_000) recentlyAccepted.set(`${connectionId}:${hashToken(token)}`, now + RECENTLY_ACCEPTED_MS);
+    if (recentlyAccepted.size <= 10_000) recentlyAccepted.set(key, now + RECENTLY_ACCEPTED_MS);
   }
   const checking = new Map<string, Promise<AuthenticatedConnection | null>>();
-  async function lookup(connectionId: string, token: string): Promise<AuthenticatedConnection | null> {
+  async function lookup(connectionId: string, token: string, key: string): Promise<AuthenticatedConnection | null> {
     if (cacheMs <= 0) return connections.authenticate(connectionId, token);
-    const key = `${connectionId}:${hashToken(token)}`;
     const now = performance.now();
     const hit = accepted.get(key);
     if (hit && hit.until > now) return hit.auth;
@@ -262,17 +276,18 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
   });
   const strangers = new UnauthenticatedLimiter(config.scim.unauthenticatedPerSecond, config.scim.unauthenticatedBurst);
   async function authenticate(req: Request, res: Response): Promise<void> {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('Authorization') ?? '');
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(headerOf(req, 'authorization') ?? '');
     const connectionId = String(req.params.connectionId ?? '');
     // The socket's address, not req.ip: X-Forwarded-For is the client's to choose.
     const address = req.socket.remoteAddress ?? 'unknown';
-    if (strangers.enabled && (!match || !wasAccepted(connectionId, match[1]!))) strangers.check(address);
-    const auth = match ? await lookup(connectionId, match[1]!) : null;
+    const key = match ? `${connectionId}:${hashToken(match[1]!)}` : undefined;
+    if (strangers.enabled && (key === undefined || !wasAccepted(key))) strangers.check(address);
+    const auth = match && key ? await lookup(connectionId, match[1]!, key) : null;
     if (!auth) {
       strangers.fail(address);
       throw unauthorized();
     }
-    if (strangers.enabled) rememberAccepted(connectionId, match![1]!);
+    if (strangers.enabled) rememberAccepted(key!);
     const taken = limiter.take(auth.connectionId);
     if (!taken.ok) {
       throw new ScimError(429, 'too many requests for this connection; retry later', undefined, { 'Retry-After': String(taken.retryAfterSeconds) });
@@ -288,7 +303,9 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
   // A body still arriving after SCIM_BODY_TIMEOUT_SECONDS is refused (408) and its connection closed, so
   // a client trickling bytes cannot hold a socket and a parser for minutes.
   router.use((req, res, next) => {
-    if (req.complete || config.scim.bodyTimeoutMs <= 0) return next();
+    // No Content-Length and no Transfer-Encoding: no body to wait for (RFC 9112 §6.3).
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+    if (!hasBody || req.complete || config.scim.bodyTimeoutMs <= 0) return next();
     const timer = setTimeout(() => {
       if (req.complete) return;
       if (res.headersSent) {
@@ -342,10 +359,10 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
   );
   // Discovery is read-only (RFC 7644 §4): any other method is 405, not a missing endpoint.
   router.all(['/ServiceProviderConfig', '/ResourceTypes', '/ResourceTypes/:name', '/Schemas', '/Schemas/:id'], route(async (req) => {
-    throw new ScimError(405, `${req.method} is not allowed on ${req.path}; discovery endpoints answer GET`, undefined, { Allow: 'GET' });
+    throw new ScimError(405, `${req.method} is not allowed on ${pathOf(req)}; discovery endpoints answer GET`, undefined, { Allow: 'GET' });
   }));
   router.all(['/Bulk', '/Me'], route(async (req) => {
-    throw new ScimError(501, `${req.path.slice(1)} is not supported by this service provider`);
+    throw new ScimError(501, `${pathOf(req).slice(1)} is not supported by this service provider`);
   }));
 
   // ---- rendering helpers -------------------------------------------------------------------------------
@@ -660,7 +677,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
 
   router.use(
     route(async (req) => {
-      throw notFound(`no SCIM endpoint ${req.method} ${req.path}`);
+      throw notFound(`no SCIM endpoint ${req.method} ${pathOf(req)}`);
     }),
   );
 
@@ -672,7 +689,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     else if (error?.type === 'entity.parse.failed') scimError = badRequest('invalidSyntax', 'the request body is not valid JSON');
     else if (typeof error?.status === 'number' && error.status >= 400 && error.status < 500) scimError = badRequest('invalidSyntax', String(error.message));
     else {
-      log.error({ err: error, method: req.method, path: `${req.baseUrl}${req.path}`, connectionId: req.params.connectionId }, 'scim request failed');
+      log.error({ err: error, method: req.method, path: `${req.baseUrl}${pathOf(req)}`, connectionId: req.params.connectionId }, 'scim request failed');
       scimError = new ScimError(500, config.isProduction ? 'internal error' : String(error?.message ?? error));
     }
     if (res.headersSent) return;
@@ -681,4 +698,58 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
   router.use(errorHandler);
 
   return router;
+}
+
+const SCIM_PREFIX = '/scim/v2/';
+
+/** The query string as SCIM reads it: each parameter once as a string, twice or more as a list of strings. */
+function parseQuery(text: string): Record<string, string | string[]> {
+  const out = new Map<string, string | string[]>();
+  for (const [key, value] of new URLSearchParams(text)) {
+    const seen = out.get(key);
+    out.set(key, seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value]);
+  }
+  // From a Map: a parameter named `__proto__` is an own property like any other.
+  return Object.fromEntries(out);
+}
+
+/**
+ * The SCIM service as a plain Node request handler, served before Express: `/scim/v2/{connectionId}/…`
+ * goes to the SCIM router, anything else to `otherwise` (the Express app). Express's application layer
+ * (prototype swaps, its query parser, its router and final handler) cost about as much CPU per request
+ * as the rest of a SCIM lookup, and SCIM uses none of it: the router reads headers, path and query through
+ * headerOf, pathOf and parseQuery, and writes its answers itself (send).
+ */
+export function createScimHandler(dependencies: ScimRouterDependencies): (req: IncomingMessage, res: ServerResponse, otherwise: () => void) => void {
+  const router = createScimRouter(dependencies);
+  return (req, res, otherwise) => {
+    const url = req.url ?? '/';
+    // Case-insensitive, as the Express mount it replaces (`app.use('/scim/v2/:connectionId')`) was.
+    if (url.slice(0, SCIM_PREFIX.length).toLowerCase() !== SCIM_PREFIX) return otherwise();
+    const afterPrefix = url.slice(SCIM_PREFIX.length);
+    const idEnd = afterPrefix.search(/[/?]/);
+    const rawId = idEnd === -1 ? afterPrefix : afterPrefix.slice(0, idEnd);
+    let connectionId: string;
+    try {
+      connectionId = decodeURIComponent(rawId);
+    } catch {
+      return otherwise();
+    }
+    if (connectionId === '') return otherwise();
+    const rest = idEnd === -1 ? '/' : afterPrefix.slice(idEnd);
+    const below = rest.startsWith('?') ? `/${rest}` : rest;
+    const query = below.indexOf('?');
+    const request = Object.assign(req, {
+      originalUrl: url,
+      baseUrl: `${url.slice(0, SCIM_PREFIX.length)}${rawId}`,
+      url: below,
+      params: { connectionId },
+      query: parseQuery(query === -1 ? '' : below.slice(query + 1)),
+    });
+    const response = Object.assign(res, { locals: {} });
+    router(request as unknown as Request, response as unknown as Response, (error?: unknown) => {
+      // The router ends every request itself (its last route is a SCIM 404, then its error handler).
+      if (!res.headersSent) send(response as unknown as Response, 500, new ScimError(500, `unhandled SCIM request: ${String(error ?? 'no route')}`).toBody());
+    });
+  };
 }
