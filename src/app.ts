@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import ace, { type AddOn } from 'atlassian-connect-express';
@@ -12,7 +13,7 @@ import { TenantStore } from './connect/tenants';
 import { ConnectStoreAdapter } from './connect/store';
 import { mountLifecycle } from './connect/lifecycle';
 import { mountWeb, type WebDependencies } from './web';
-import { createScimRouter } from './scim/router';
+import { createScimHandler } from './scim/router';
 import { configureEgress } from './egress';
 
 export interface AppDependencies {
@@ -25,7 +26,10 @@ export interface AppDependencies {
 }
 
 export interface App {
-  app: Express;
+  /** The request handler: SCIM first (served before Express, see createScimHandler), then the Express app. */
+  app: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The Express app behind `app` (everything but SCIM). */
+  express: Express;
   addon: AddOn;
   tenants: TenantStore;
   /** Resolves once ACE has mounted the descriptor and /installed (it does so on the next tick). */
@@ -73,7 +77,7 @@ export function createApp({ config, db, logger, secrets, web }: AppDependencies)
         });
       }
     : undefined;
-  app.use('/scim/v2/:connectionId', createScimRouter({ config, db, logger, onDirectoryChanged }));
+  const scim = createScimHandler({ config, db, logger, onDirectoryChanged });
   app.use(httpLogger(logger));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -121,7 +125,7 @@ export function createApp({ config, db, logger, secrets, web }: AppDependencies)
   mountLifecycle(app, addon, tenants, logger);
   mountWeb(app, addon, { config, db, logger, secrets, tenants, ...web });
 
-  return { app, addon, tenants, ready };
+  return { app: (req, res) => scim(req, res, () => app(req, res)), express: app, addon, tenants, ready };
 }
 
 function errorHandler(logger: Logger, config: Config): ErrorRequestHandler {

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import type { Express } from 'express';
+import type { App } from '../../src/app';
 import { TenantStore } from '../../src/connect/tenants';
 import { ConnectionService, type Provider } from '../../src/connections/service';
 import { createLogger } from '../../src/logging/logger';
@@ -27,7 +27,7 @@ export interface ScimConnection {
 export class ScimFixture {
   private constructor(
     readonly t: TestDatabase,
-    readonly app: Express,
+    readonly app: App['app'],
     readonly connections: ConnectionService,
     readonly tenants: TenantStore,
     readonly logLines: Record<string, unknown>[],
