@@ -23,7 +23,7 @@ import os from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import { Pool, type Dispatcher } from 'undici';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -186,17 +186,39 @@ function statsOf(slices: Slice[]): Stats {
   };
 }
 
-/** Main side: runs one slice in a worker thread and returns what it measured. */
-function measure(job: LoadJob): Promise<Slice> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(__filename, { workerData: job });
-    worker.once('message', (slice: Slice) => resolve(slice));
-    worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`load worker exited with ${code}`));
+/**
+ * Main side: the load's worker thread, started once and kept for every slice, so each slice measures a
+ * warm client (a fresh worker per slice spent the first part of every slice loading and compiling).
+ */
+class LoadWorker {
+  private worker: Worker | undefined;
+  private pending: { resolve: (slice: Slice) => void; reject: (error: Error) => void } | undefined;
+
+  measure(job: LoadJob): Promise<Slice> {
+    if (!this.worker) {
+      this.worker = new Worker(__filename);
+      this.worker.on('message', (slice: Slice) => this.settle((p) => p.resolve(slice)));
+      this.worker.on('error', (error) => this.settle((p) => p.reject(error)));
+      this.worker.on('exit', (code) => this.settle((p) => p.reject(new Error(`load worker exited with ${code}`))));
+    }
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker!.postMessage(job);
     });
-  });
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  private settle(how: (pending: NonNullable<LoadWorker['pending']>) => void): void {
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending) how(pending);
+  }
 }
+const loadWorker = new LoadWorker();
+const measure = (job: LoadJob) => loadWorker.measure(job);
 
 /** Runs `work` with the server thread's CPU profiler on and writes the profile to PROFILE_DIR. */
 async function profiled<T>(name: string, work: () => Promise<T>): Promise<T> {
@@ -409,6 +431,7 @@ async function main(): Promise<void> {
       )}\n`,
     );
   } finally {
+    await loadWorker.close();
     await db.close();
     await scratch?.drop();
   }
@@ -420,5 +443,7 @@ if (isMainThread) {
     process.exit(1);
   });
 } else {
-  runLoad(workerData as LoadJob).then((slice) => parentPort!.postMessage(slice));
+  parentPort!.on('message', (job: LoadJob) => {
+    runLoad(job).then((slice) => parentPort!.postMessage(slice));
+  });
 }
