@@ -295,6 +295,21 @@ describe(`SCIM protocol (${usingPostgres ? 'Postgres' : 'PGlite'})`, () => {
       expectScimError(await f.call(q, 'get', `/Users?filter=a&filter=b`), 400, 'invalidFilter');
     });
 
+    it('reads the query string as IdPs write it: + for spaces, odd parameter names ignored, a bad escape refused', async () => {
+      const plus = await f.call(q, 'get', `/Users?filter=userName+eq+%22alpha@example.com%22`);
+      expect(plus.body.Resources.map((r: { displayName: string }) => r.displayName)).toEqual(['ALPHA']);
+      const odd = await f.call(q, 'get', `/Users?__proto__=x&constructor=y&toString=z&count=1`);
+      expect(odd.status).toBe(200);
+      expect(odd.body).toMatchObject({ totalResults: 5, itemsPerPage: 1 });
+      // The endpoint is found whatever the case of its prefix, and a query may follow the connection id directly.
+      expect((await request(f.app).get(`/SCIM/V2/${q.id}/Users?count=0`).set('Authorization', `Bearer ${q.token}`)).body).toMatchObject({ totalResults: 5 });
+      expectScimError(await request(f.app).get(`/scim/v2/${q.id}?count=0`).set('Authorization', `Bearer ${q.token}`), 404);
+      // A connection id that is not valid percent-encoding is no SCIM endpoint; the app answers, not a crash.
+      const malformed = await request(f.app).get('/scim/v2/%E0%A4%A/Users').set('Authorization', `Bearer ${q.token}`);
+      expect(malformed.status).toBeGreaterThanOrEqual(400);
+      expect(malformed.status).toBeLessThan(500);
+    });
+
     it('searches with POST /.search', async () => {
       const res = await f.call(q, 'post', '/Users/.search', {
         schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
