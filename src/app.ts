@@ -12,6 +12,7 @@ import type { SecretBox } from './security/crypto';
 import { TenantStore } from './connect/tenants';
 import { ConnectStoreAdapter } from './connect/store';
 import { mountLifecycle } from './connect/lifecycle';
+import { InstallKeys } from './connect/install-keys';
 import { mountWeb, type WebDependencies } from './web';
 import { createScimHandler } from './scim/router';
 import { configureEgress } from './egress';
@@ -32,7 +33,7 @@ export interface App {
   express: Express;
   addon: AddOn;
   tenants: TenantStore;
-  /** Resolves once ACE has mounted the descriptor and /installed (it does so on the next tick). */
+  /** Resolves once ACE has mounted the descriptor (it does so on the next tick). */
   ready: Promise<void>;
 }
 
@@ -57,11 +58,9 @@ export function createApp({ config, db, logger, secrets, web }: AppDependencies)
   app.set('view engine', 'hbs');
   app.set('views', path.join(projectRoot(), 'views'));
 
-  // Every outbound call of this process (targets, sources, the administrator check) follows the operator's egress settings.
+  // Every outbound call of this process (targets, sources, the administrator check, install keys) follows the
+  // operator's egress settings.
   configureEgress(config.egress);
-
-  // ACE fetches signed-install keys from this variable at request time; it has no option for it.
-  if (config.connect.keysCdnUrl) process.env.CONNECT_KEYS_CDN_URL = config.connect.keysCdnUrl;
 
   const tenants = new TenantStore(db, secrets);
   const store = new ConnectStoreAdapter(db, tenants);
@@ -101,6 +100,8 @@ export function createApp({ config, db, logger, secrets, web }: AppDependencies)
     store: { adapter: STORE_ADAPTER },
     whitelist: config.connect.hostAllowlist.join(','),
     product: 'jira',
+    // /installed is ours (src/connect/lifecycle.ts): ACE's would fetch the signing key outside src/egress.
+    setupInstallRoute: false,
   };
   let markReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => {
@@ -112,7 +113,7 @@ export function createApp({ config, db, logger, secrets, web }: AppDependencies)
     { config: { development: aceMode, production: aceMode } },
     aceLogger(logger) as unknown as Console,
     () => {
-      // ACE mounts the descriptor and /installed on the next tick; handlers that must come last go here.
+      // ACE mounts the descriptor on the next tick; handlers that must come last go here.
       app.use((req, res) => {
         res.status(404).json({ error: 'not_found', message: `No route for ${req.method} ${req.path}` });
       });
@@ -122,7 +123,11 @@ export function createApp({ config, db, logger, secrets, web }: AppDependencies)
   );
   app.use(addon.middleware());
 
-  mountLifecycle(app, addon, tenants, logger);
+  mountLifecycle(app, addon, tenants, logger, {
+    baseUrl: config.baseUrl,
+    hostAllowlist: config.connect.hostAllowlist,
+    keys: new InstallKeys({ keyServerOverride: config.connect.keysCdnUrl }),
+  });
   mountWeb(app, addon, { config, db, logger, secrets, tenants, ...web });
 
   return { app: (req, res) => scim(req, res, () => app(req, res)), express: app, addon, tenants, ready };

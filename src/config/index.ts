@@ -33,7 +33,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Hosts allowed to install the app (globs, comma-separated), checked against the install's baseUrl. */
   CONNECT_HOST_ALLOWLIST: z.string().min(1).default('*.atlassian.net,*.jira.com,*.jira-dev.com'),
-  /** Where ACE fetches the RS256 keys of signed installs. Tests point it at a loopback key server. */
+  /** Where the RS256 keys of signed lifecycle callbacks are fetched, instead of Atlassian's key servers. Tests point it at a loopback key server. */
   CONNECT_KEYS_CDN_URL: httpUrl.optional(),
   /** Seconds to wait for in-flight requests on SIGTERM before closing the database anyway. */
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(10),
@@ -186,8 +186,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (isProduction && env.SCHEDULE_ALLOW_SECONDS) {
     problems.push('SCHEDULE_ALLOW_SECONDS: seconds-level schedules are for tests and are refused in production');
   }
-  // The operator's own outbound URLs follow the same egress rules as a tenant's (ACE fetches the install keys
-  // itself, so this start-time check is what holds it to them).
+  // The operator's own outbound URLs follow the same egress rules as a tenant's. Their calls go through the
+  // egress layer, which checks again at connect time; this check turns a misconfiguration into a start error.
   const egressPolicy = new EgressPolicy(parseAllowList(env.EGRESS_ALLOW));
   for (const [name, url] of [['CONNECT_KEYS_CDN_URL', env.CONNECT_KEYS_CDN_URL], ['CONNECT_OAUTH_SERVER_URL', env.CONNECT_OAUTH_SERVER_URL]] as const) {
     const refusal = url ? egressPolicy.refusalForUrl(url) : null;

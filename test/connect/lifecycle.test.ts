@@ -24,7 +24,8 @@ describe('Connect lifecycle and page authentication', () => {
   });
   beforeEach(() => t.truncate());
 
-  // ACE answers 401 for missing/expired/mismatched tokens and 400 when a signature does not verify.
+  // Page tokens are ACE's: 401 for missing/expired/mismatched tokens, 400 when a signature does not verify.
+  // Lifecycle callbacks are ours (src/connect/lifecycle.ts): every refusal is a 401.
   const rejected = (res: request.Response) => expect([400, 401]).toContain(res.status);
 
   const install = (body: object, token: string) =>
@@ -52,7 +53,8 @@ describe('Connect lifecycle and page authentication', () => {
 
   it('rejects an install signed with a key Atlassian did not publish', async () => {
     const forger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    rejected(await install(installPayload('client-a', 's'), signed('client-a', { privateKey: forger })));
+    const res = await install(installPayload('client-a', 's'), signed('client-a', { privateKey: forger })).expect(401);
+    expect(res.body.message).toMatch(/signature does not verify/);
     expect(await app.tenants.findByClientKey('client-a')).toBeNull();
   });
 
@@ -84,6 +86,9 @@ describe('Connect lifecycle and page authentication', () => {
 
   it('rejects an unsigned install and one from a host outside the allowlist', async () => {
     await request(app.app).post('/installed').send(installPayload('client-a', 's')).expect(401);
+    await install(installPayload('client-a', 's'), 'not-a-jwt').expect(401);
+    const symmetric = mintContextJwt({ clientKey: 'client-a', sharedSecret: 's', accountId: 'a', method: 'POST', url: '/installed' });
+    await install(installPayload('client-a', 's'), symmetric).expect(401);
     await install(installPayload('client-a', 's', 'https://evil.example.com'), signed('client-a')).expect(401);
     expect(await app.tenants.findByClientKey('client-a')).toBeNull();
   });

@@ -8,8 +8,12 @@ export interface KeyServer {
   url: string;
   kid: string;
   privateKey: string;
+  /** The PEM it serves at /<kid>. */
+  publicPem: string;
   /** Paths asked for, in order. */
   requested: string[];
+  /** When set, answers every request instead of the key (a misbehaving key server). */
+  answer: http.RequestListener | null;
   close(): Promise<void>;
 }
 
@@ -18,9 +22,12 @@ export async function startKeyServer(): Promise<KeyServer> {
   const kid = randomUUID();
   const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const requested: string[] = [];
+  const keys = { answer: null as http.RequestListener | null };
   const server = http.createServer((req, res) => {
     requested.push(req.url ?? '');
-    if (req.url === `/${kid}`) {
+    if (keys.answer) {
+      keys.answer(req, res);
+    } else if (req.url === `/${kid}`) {
       res.writeHead(200, { 'content-type': 'application/x-pem-file' }).end(publicPem);
     } else {
       res.writeHead(404).end();
@@ -28,13 +35,18 @@ export async function startKeyServer(): Promise<KeyServer> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  return Object.assign(keys, {
     url: `http://127.0.0.1:${port}`,
     kid,
+    publicPem,
     requested,
     privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
 }
 
 /** An RS256 lifecycle token as Atlassian signs /installed and /uninstalled. */
