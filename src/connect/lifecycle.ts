@@ -113,7 +113,7 @@ export async function verifyLifecycleJwt(req: Request, options: LifecycleOptions
   try {
     publicKey = await options.keys.publicKey(kid, baseUrl);
   } catch (error) {
-    if (error instanceof InstallKeyError) throw new AuthError(401, 'unauthenticated', error.message);
+    if (error instanceof InstallKeyError) throw new KeyUnavailable(kid, error.message);
     throw error;
   }
 
@@ -137,13 +137,27 @@ export async function verifyLifecycleJwt(req: Request, options: LifecycleOptions
   return clientKey;
 }
 
+/**
+ * The signing key could not be had. Why (each key server's answer, or the egress rule that refused it, with
+ * the address a name resolved to) is the operator's business: it goes to the log. Anyone can post
+ * /installed, so the caller learns only that the key was unavailable.
+ */
+class KeyUnavailable extends AuthError {
+  constructor(
+    kid: string,
+    readonly detail: string,
+  ) {
+    super(401, 'unauthenticated', `Could not get the public key with key id ${kid}; the app's log says why`);
+  }
+}
+
 function verifySignedLifecycle(options: LifecycleOptions & { checkHost: boolean }, logger: Logger): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     verifyLifecycleJwt(req, options).then(
       () => next(),
       (error: unknown) => {
         if (!(error instanceof AuthError)) return next(error);
-        logger.warn({ path: req.path, reason: error.message }, 'lifecycle callback refused');
+        logger.warn({ path: req.path, reason: error instanceof KeyUnavailable ? error.detail : error.message }, 'lifecycle callback refused');
         res.status(error.status).json({ error: error.code, message: error.message });
       },
     );

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { testApp } from '../helpers/runtime';
+import { createLogger } from '../../src/logging/logger';
 import { installPayload, signLifecycle, startKeyServer, type KeyServer } from '../helpers/connect';
 import { configureEgress, type Resolver } from '../../src/egress';
 import { InstallKeys, keyServersFor } from '../../src/connect/install-keys';
@@ -61,9 +62,14 @@ describe('signed-install key fetch through the egress layer', () => {
   });
 
   // A fresh app per test: each has its own key cache, so one test's fetched key does not serve the next.
+  // What the app logs: the reason a key could not be had is written there, not sent to the caller.
+  let logged: { reason?: string }[] = [];
   const start = async (env: Record<string, string> = {}) => {
-    app = await testApp(t.db, { APP_BASE_URL: BASE_URL, CONNECT_KEYS_CDN_URL: keys.url, EGRESS_MAX_RESPONSE_BYTES: '65536', ...env });
+    logged = [];
+    const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void logged.push(JSON.parse(line) as { reason?: string }) } });
+    app = await testApp(t.db, { APP_BASE_URL: BASE_URL, CONNECT_KEYS_CDN_URL: keys.url, EGRESS_MAX_RESPONSE_BYTES: '65536', ...env }, logger);
   };
+  const loggedReasons = () => logged.map((line) => line.reason ?? '').join('\n');
   const signed = (clientKey: string, path: '/installed' | '/uninstalled' = '/installed') =>
     signLifecycle({ privateKey: keys.privateKey, kid: keys.kid, clientKey, audience: BASE_URL, path });
   const install = (clientKey = 'client-a') =>
@@ -77,7 +83,7 @@ describe('signed-install key fetch through the egress layer', () => {
     keys.answer = (_req, res) => res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/${keys.kid}` }).end();
 
     const res = await install().expect(401);
-    expect(res.body.message).toMatch(/answered 302 \(a redirect\); outbound calls never follow redirects/);
+    expect(loggedReasons()).toMatch(/answered 302 \(a redirect\); outbound calls never follow redirects/);
     expect(keys.requested).toEqual([`/${keys.kid}`]);
     expect(elsewhere.accepted).toBe(0);
     expect(await app.tenants.findByClientKey('client-a')).toBeNull();
@@ -87,7 +93,8 @@ describe('signed-install key fetch through the egress layer', () => {
       .set('Authorization', `JWT ${signed('client-a', '/uninstalled')}`)
       .send({ ...installPayload('client-a', 'secret'), eventType: 'uninstalled' })
       .expect(401);
-    expect(uninstall.body.message).toMatch(/a redirect/);
+    expect(uninstall.body.message).toMatch(/the app's log says why/);
+    expect(logged.filter((line) => /a redirect/.test(line.reason ?? ''))).toHaveLength(2);
     expect(elsewhere.accepted).toBe(0);
   });
 
@@ -100,7 +107,8 @@ describe('signed-install key fetch through the egress layer', () => {
       res.end();
     };
     const res = await install().expect(401);
-    expect(res.body.message).toMatch(/sent more than 65536 bytes \(EGRESS_MAX_RESPONSE_BYTES\)/);
+    expect(res.body.message).toBe(`Could not get the public key with key id ${keys.kid}; the app's log says why`);
+    expect(loggedReasons()).toMatch(/sent more than 65536 bytes \(EGRESS_MAX_RESPONSE_BYTES\)/);
     expect(await app.tenants.findByClientKey('client-a')).toBeNull();
 
     // Still alive, and the refusal was not remembered: once the key server behaves, the install goes through.
@@ -126,7 +134,9 @@ describe('signed-install key fetch through the egress layer', () => {
     configureEgress(app.config.egress, { resolve });
 
     const res = await install().expect(401);
-    expect(res.body.message).toContain(`refused: keys.corp.example (${address}) is ${what}; an operator can allow it with EGRESS_ALLOW`);
+    expect(loggedReasons()).toContain(`refused: keys.corp.example (${address}) is ${what}; an operator can allow it with EGRESS_ALLOW`);
+    // The caller (anyone can post /installed) does not learn the operator's addresses.
+    expect(JSON.stringify(res.body)).not.toContain(address);
     expect(keys.requested).toEqual([]);
     expect(await app.tenants.findByClientKey('client-a')).toBeNull();
   });
