@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import type pg from 'pg';
-import { CREATE_USER_SQL } from '../src/directory/repository';
+import { CREATE_USER_SQL, membershipChangeSql, UNKNOWN_MEMBERS_SQL } from '../src/directory/repository';
 
 type Json = Record<string, unknown>;
 
@@ -28,34 +28,15 @@ const USER_COLUMNS =
 export const FLOOR_GET_SQL = `SELECT p.*, (SELECT COALESCE(jsonb_agg(jsonb_build_object('groupId', g.id, 'displayName', g.display_name) ORDER BY lower(g.display_name), g.id), '[]'::jsonb)
     FROM directory_memberships m JOIN directory_groups g ON g.id = m.group_id WHERE m.user_id = p.id) AS groups FROM (SELECT ${USER_COLUMNS} FROM directory_users u WHERE u.connection_id = $1 AND ((lower(u.user_name) = lower($2))) LIMIT $3 OFFSET $4) p`;
 
-/** POST /Users: the user and its outbox row in one statement (the repository's own text). */
+/** POST /Users: the user and its outbox row in one statement (the repository's own text, as the PATCH's below). */
 export const FLOOR_CREATE_USER_SQL = CREATE_USER_SQL;
 
 const GROUP_COLUMNS = 'g.id, g.connection_id, g.display_name, g.external_id, g.resource, g.origin, g.version, g.created_at, g.updated_at';
 
 export const FLOOR_PATCH_SQL = {
   lock: `SELECT ${GROUP_COLUMNS} FROM directory_groups g WHERE g.connection_id = $1 AND g.id = $2 FOR UPDATE`,
-  unknown: `SELECT ARRAY(SELECT w.id FROM unnest($2::uuid[]) AS w(id) WHERE NOT EXISTS (
-             SELECT 1 FROM directory_users u WHERE u.connection_id = $1 AND u.id = w.id)) AS unknown`,
-  change: `WITH removed AS (
-           DELETE FROM directory_memberships m
-            WHERE m.connection_id = $1 AND m.group_id = $2 AND m.user_id IN (SELECT r.id FROM unnest($4::uuid[]) AS r(id))
-           RETURNING m.user_id),
-         added AS (
-           INSERT INTO directory_memberships (group_id, user_id, connection_id)
-           SELECT $2, k.id, $1 FROM unnest($3::uuid[]) AS k(id)
-           ON CONFLICT DO NOTHING RETURNING user_id),
-         changes AS (
-           INSERT INTO directory_changes (connection_id, entity, entity_id, member_id, action, origin)
-           SELECT $1, 'membership', $2, user_id, 'removed', $5 FROM removed
-           UNION ALL
-           SELECT $1, 'membership', $2, user_id, 'added', $5 FROM added
-           RETURNING id),
-         bumped AS (
-           UPDATE directory_groups SET version = version + 1, updated_at = now()
-            WHERE connection_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM changes) RETURNING id)
-         SELECT (SELECT count(*) FROM added) AS added, (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM bumped) AS bumped,
-                cardinality($4::uuid[]) AS asked_to_remove`,
+  unknown: UNKNOWN_MEMBERS_SQL,
+  change: membershipChangeSql(false),
   reread: `SELECT ${GROUP_COLUMNS} FROM directory_groups g WHERE g.connection_id = $1 AND g.id = $2`,
 };
 

@@ -125,6 +125,44 @@ const USER_COLUMNS =
   'u.id, u.connection_id, u.user_name, u.external_id, u.display_name, u.given_name, u.family_name, u.primary_email, u.active, u.resource, u.origin, u.version, u.created_at, u.updated_at';
 const GROUP_COLUMNS = 'g.id, g.connection_id, g.display_name, g.external_id, g.resource, g.origin, g.version, g.created_at, g.updated_at';
 
+/** Of the ids in $2 (an array of uuids), those that are not users of connection $1. */
+export const UNKNOWN_MEMBERS_SQL = `SELECT ARRAY(SELECT w.id FROM unnest($2::uuid[]) AS w(id) WHERE NOT EXISTS (
+    SELECT 1 FROM directory_users u WHERE u.connection_id = $1 AND u.id = w.id)) AS unknown`;
+
+/**
+ * A group's net membership change in one statement ($1 connection, $2 group, $3 ids to keep or add, $4 ids
+ * to remove, $5 origin): with `replace`, the group ends with exactly $3; otherwise $3 are added and $4
+ * removed. Records one outbox row per membership added or removed and bumps the group's version when
+ * anything changed. Data-modifying CTEs see one snapshot: the rows deleted and inserted are disjoint sets.
+ */
+export function membershipChangeSql(replace: boolean): string {
+  return `WITH removed AS (
+       DELETE FROM directory_memberships m
+        WHERE m.connection_id = $1 AND m.group_id = $2 AND ${
+          // Joins against the id lists (hash or index), never `= ANY(array)` per row, which costs
+          // rows × ids: 10,000 ids on a 10,000-member group would be 10^8 comparisons.
+          replace
+            ? 'NOT EXISTS (SELECT 1 FROM unnest($3::uuid[]) AS k(id) WHERE k.id = m.user_id)'
+            : 'm.user_id IN (SELECT r.id FROM unnest($4::uuid[]) AS r(id))'
+        }
+       RETURNING m.user_id),
+     added AS (
+       INSERT INTO directory_memberships (group_id, user_id, connection_id)
+       SELECT $2, k.id, $1 FROM unnest($3::uuid[]) AS k(id)
+       ON CONFLICT DO NOTHING RETURNING user_id),
+     changes AS (
+       INSERT INTO directory_changes (connection_id, entity, entity_id, member_id, action, origin)
+       SELECT $1, 'membership', $2, user_id, 'removed', $5 FROM removed
+       UNION ALL
+       SELECT $1, 'membership', $2, user_id, 'added', $5 FROM added
+       RETURNING id),
+     bumped AS (
+       UPDATE directory_groups SET version = version + 1, updated_at = now()
+        WHERE connection_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM changes) RETURNING id)
+     SELECT (SELECT count(*) FROM added) AS added, (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM bumped) AS bumped,
+            cardinality($4::uuid[]) AS asked_to_remove`;
+}
+
 /** A new user and its `created` change, in one statement. */
 export const CREATE_USER_SQL = `WITH created AS (
     INSERT INTO directory_users AS u (connection_id, user_name, external_id, display_name, given_name, family_name, primary_email, active, resource, origin)
@@ -529,8 +567,7 @@ export class DirectoryRepository {
       if (mustExist.length > 0) {
         const valid = uuids(mustExist);
         const { rows } = await q.query<{ unknown: string[] }>(
-          `SELECT ARRAY(SELECT w.id FROM unnest($2::uuid[]) AS w(id) WHERE NOT EXISTS (
-             SELECT 1 FROM directory_users u WHERE u.connection_id = $1 AND u.id = w.id)) AS unknown`,
+          UNKNOWN_MEMBERS_SQL,
           [connectionId, literal(valid)],
         );
         const validSet = new Set(valid);
@@ -541,31 +578,7 @@ export class DirectoryRepository {
       // Data-modifying CTEs see one snapshot: the rows deleted and the rows inserted are disjoint sets
       // (removed ids are never in `keep`), so the statement is well defined.
       const { rows } = await q.query<{ added: number; removed: number }>(
-        `WITH removed AS (
-           DELETE FROM directory_memberships m
-            WHERE m.connection_id = $1 AND m.group_id = $2 AND ${
-              // Joins against the id lists (hash or index), never `= ANY(array)` per row, which costs
-              // rows × ids: 10,000 ids on a 10,000-member group would be 10^8 comparisons.
-              replace
-                ? 'NOT EXISTS (SELECT 1 FROM unnest($3::uuid[]) AS k(id) WHERE k.id = m.user_id)'
-                : 'm.user_id IN (SELECT r.id FROM unnest($4::uuid[]) AS r(id))'
-            }
-           RETURNING m.user_id),
-         added AS (
-           INSERT INTO directory_memberships (group_id, user_id, connection_id)
-           SELECT $2, k.id, $1 FROM unnest($3::uuid[]) AS k(id)
-           ON CONFLICT DO NOTHING RETURNING user_id),
-         changes AS (
-           INSERT INTO directory_changes (connection_id, entity, entity_id, member_id, action, origin)
-           SELECT $1, 'membership', $2, user_id, 'removed', $5 FROM removed
-           UNION ALL
-           SELECT $1, 'membership', $2, user_id, 'added', $5 FROM added
-           RETURNING id),
-         bumped AS (
-           UPDATE directory_groups SET version = version + 1, updated_at = now()
-            WHERE connection_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM changes) RETURNING id)
-         SELECT (SELECT count(*) FROM added) AS added, (SELECT count(*) FROM removed) AS removed, (SELECT count(*) FROM bumped) AS bumped,
-                cardinality($4::uuid[]) AS asked_to_remove`,
+        membershipChangeSql(replace),
         [connectionId, groupId, literal(keep), literal(remove), origin],
       );
       return { added: Number(rows[0]?.added ?? 0), removed: Number(rows[0]?.removed ?? 0) };
