@@ -490,14 +490,29 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
       throw badRequest('tooMany', `a sorted search across resource types returns at most the first ${limits.maxResults} results; narrow the filter or search /Users or /Groups`);
     }
     const descending = /^descending$/i.test(q.sortOrder ?? '');
+    // Each type's rows up to the end of the page, cut at SCIM_MAX_PAGE_BYTES like any list, so the merge
+    // never holds more than that per type.
+    const limit = offset + q.count;
     const pages = await Promise.all(
-      kinds.map(async ({ kind, projection, sortable }) => {
-        const page = await queryPage(kind, scim, sortable ? q : { ...q, sortBy: undefined }, {}, { offset: 0, limit: offset + q.count });
-        return { ...page, key: (r: Json) => (sortable ? sortKey(kind, r, q.sortBy!) : null), projection };
+      kinds.map(async ({ kind, projection, sortable }, index) => {
+        const page = await queryPage(kind, scim, sortable ? q : { ...q, sortBy: undefined }, {}, { offset: 0, limit, maxBytes: config.scim.maxPageBytes });
+        const cut = page.resources.length < Math.min(limit, page.total);
+        return { ...page, cut, index, key: (r: Json) => (sortable ? sortKey(kind, r, q.sortBy!) : null), projection };
       }),
     );
-    const merged = mergeSorted(pages.map((p) => p.resources.map((r) => ({ r, k: p.key(r), projection: p.projection }))), descending);
-    const resources = merged.slice(offset, offset + q.count).map(({ r, projection }) => project(r, projection));
+    const merged = mergeSorted(pages.map((p) => p.resources.map((r) => ({ r, k: p.key(r), projection: p.projection, from: p.index }))), descending);
+    // Past the last row of a type that was cut, rows of that type may be missing from the merge: the
+    // page ends there (itemsPerPage says how far it got, and the client pages on from it).
+    let known = merged.length;
+    for (const p of pages.filter((page) => page.cut)) {
+      let last = merged.length - 1;
+      while (last >= 0 && merged[last]!.from !== p.index) last--;
+      known = Math.min(known, last + 1);
+    }
+    if (known <= offset && offset < pages.reduce((n, p) => n + p.total, 0)) {
+      throw badRequest('tooMany', `the results before startIndex ${q.startIndex} exceed SCIM_MAX_PAGE_BYTES (${config.scim.maxPageBytes} bytes) for a sorted search across resource types; search /Users or /Groups, which page by size`);
+    }
+    const resources = merged.slice(offset, Math.min(offset + q.count, known)).map(({ r, projection }) => project(r, projection));
     return listResponse(resources, pages.reduce((n, p) => n + p.total, 0), q.startIndex);
   }
 

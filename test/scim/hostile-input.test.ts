@@ -189,6 +189,28 @@ describe('list answers bounded by bytes (GET /Users?count=1000 of 24,000-email u
   });
 });
 
+describe('a sorted search across resource types (POST /.search with sortBy)', () => {
+  it('stops at SCIM_MAX_PAGE_BYTES too, in order, and refuses a page it cannot compute instead of holding every row', async () => {
+    const other = await f.connection({ clientKey: 'tenant-hostile', name: 'bulky-root' });
+    await seedUsers(other.id, 'root', 24, 2400);
+    const search = (startIndex: number) =>
+      f.call(other, 'post', '/.search', { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], sortBy: 'userName', startIndex, count: 1000 });
+    const first = await search(1);
+    expect(first.status).toBe(200);
+    expect(first.body.totalResults).toBe(24);
+    expect(first.text.length).toBeLessThan(1024 * 1024 + 300 * 1024);
+    const names = (first.body.Resources as { userName: string }[]).map((r) => r.userName);
+    expect(names.length).toBe(first.body.itemsPerPage);
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.length).toBeLessThan(24);
+    expect(names).toEqual([...names].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())));
+    // The next page would need every row before it again, past the cap: a 400 that says where to go instead.
+    const next = await search(1 + names.length);
+    expect({ status: next.status, scimType: next.body.scimType }).toEqual({ status: 400, scimType: 'tooMany' });
+    expect(next.body.detail).toMatch(/search \/Users or \/Groups/);
+  });
+});
+
 describe('prototype keys in filters and sortBy (a plain-object lookup answered 500)', () => {
   const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '__proto__.x', 'constructor.name', 'valueOf'];
   it.each(['/Users', '/Groups'])('answers 400 invalidFilter for each on %s', async (endpoint) => {
