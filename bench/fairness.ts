@@ -3,10 +3,11 @@
  *
  * Runs the real app (createApp, SCIM router, token auth, per-connection rate limit off so that tenant A
  * is as heavy as it can be) on loopback over embedded PGlite, or over Postgres when DATABASE_URL is set
- * (in a scratch database created and dropped here). Tenant A sends the largest requests the limits
- * accept, without pause: PATCHes naming maxMembers members or carrying maxOperations member removes on a
- * group of maxMembers members, and GET /Users?count=1000 pages of users with maxValues emails each (cut
- * at SCIM_MAX_PAGE_BYTES). Meanwhile tenant B reads one small user at a time. Reports B's latency (and
+ * (in a scratch database created and dropped here). Tenant A sends the largest requests the database's
+ * limits accept (scimLimitsFor; SCIM_MAX_MEMBERS and SCIM_MAX_PAGE_BYTES may be set for a run), without
+ * pause: PATCHes naming maxMembers members or carrying min(maxOperations, maxMembers) member removes on
+ * groups of 10,000 members, and GET /Users?count=1000 pages of users with maxValues emails each (cut at
+ * maxPageBytes). Meanwhile tenant B reads one small user at a time. Reports B's latency (and
  * the same without A, for reference), A's figures, and the server thread's event-loop delay
  * (perf_hooks.monitorEventLoopDelay). Goal: B's p99 below 250 ms.
  *

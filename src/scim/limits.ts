@@ -16,7 +16,10 @@ export const SCIM_LIMITS = {
   maxOperations: 1000,
   /** Values of one multi-valued attribute of a resource (emails, phoneNumbers, addresses, roles, …). */
   maxValues: 100,
-  /** Group members named by one request (POST/PUT members, or all the members operations of a PATCH). */
+  /**
+   * Group members named by one request (POST/PUT members, or all the members operations of a PATCH), and
+   * values of any array in a body: the ceiling, and Postgres's default (scimLimitsFor; lower on PGlite).
+   */
   maxMembers: 10_000,
   /** Characters of an identifying or indexed string (userName, displayName, externalId, emails.value). */
   maxIdentifierLength: 512,
