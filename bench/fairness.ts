@@ -3,10 +3,11 @@
  *
  * Runs the real app (createApp, SCIM router, token auth, per-connection rate limit off so that tenant A
  * is as heavy as it can be) on loopback over embedded PGlite, or over Postgres when DATABASE_URL is set
- * (in a scratch database created and dropped here). Tenant A sends the largest requests the limits
- * accept, without pause: PATCHes naming maxMembers members or carrying maxOperations member removes on a
- * group of maxMembers members, and GET /Users?count=1000 pages of users with maxValues emails each (cut
- * at SCIM_MAX_PAGE_BYTES). Meanwhile tenant B reads one small user at a time. Reports B's latency (and
+ * (in a scratch database created and dropped here). Tenant A sends the largest requests the database's
+ * limits accept (scimLimitsFor; SCIM_MAX_MEMBERS and SCIM_MAX_PAGE_BYTES may be set for a run), without
+ * pause: PATCHes naming maxMembers members or carrying min(maxOperations, maxMembers) member removes on
+ * groups of 10,000 members, and GET /Users?count=1000 pages of users with maxValues emails each (cut at
+ * maxPageBytes). Meanwhile tenant B reads one small user at a time. Reports B's latency (and
  * the same without A, for reference), A's figures, and the server thread's event-loop delay
  * (perf_hooks.monitorEventLoopDelay). Goal: B's p99 below 250 ms.
  *
@@ -26,7 +27,7 @@ import { ConnectionService } from '../src/connections/service';
 import { openDatabase, type Database } from '../src/db/database';
 import { migrate } from '../src/db/migrate';
 import { createLogger } from '../src/logging/logger';
-import { SCIM_LIMITS } from '../src/scim/limits';
+import { SCIM_LIMITS, scimLimitsFor } from '../src/scim/limits';
 import { SecretBox } from '../src/security/crypto';
 import { createPostgresDatabase } from '../test/helpers/database';
 
@@ -49,7 +50,7 @@ interface Stats {
 type Role =
   | { kind: 'reader'; userIds: string[] }
   | { kind: 'pager' }
-  | { kind: 'patcher'; groupId: string; members: string[]; index: number };
+  | { kind: 'patcher'; groupId: string; members: string[]; maxMembers: number; index: number };
 
 interface LoadJob {
   port: number;
@@ -88,10 +89,10 @@ function request(agent: http.Agent, port: number, token: string, method: string,
   });
 }
 
-/** The PATCH bodies of a patcher, in turn: each is as large as the limits accept. */
-function patchBodies(members: string[]): string[] {
-  const all = { op: 'add', path: 'members', value: members.map((value) => ({ value })) };
-  const byFilter = members.slice(0, SCIM_LIMITS.maxOperations).map((id) => ({ op: 'remove', path: `members[value eq "${id}"]` }));
+/** The PATCH bodies of a patcher, in turn: each names as many members as the limits accept. */
+function patchBodies(members: string[], maxMembers: number): string[] {
+  const all = { op: 'add', path: 'members', value: members.slice(0, maxMembers).map((value) => ({ value })) };
+  const byFilter = members.slice(0, Math.min(SCIM_LIMITS.maxOperations, maxMembers)).map((id) => ({ op: 'remove', path: `members[value eq "${id}"]` }));
   return [
     JSON.stringify({ schemas: [PATCH_OP], Operations: [{ op: 'remove', path: 'members', value: all.value }] }),
     JSON.stringify({ schemas: [PATCH_OP], Operations: [all] }),
@@ -107,7 +108,7 @@ async function runLoad(job: LoadJob): Promise<Stats> {
   const statuses: Record<string, number> = {};
   let responseBytes = 0;
   let requestBytes = 0;
-  const bodies = job.role.kind === 'patcher' ? patchBodies(job.role.members) : [];
+  const bodies = job.role.kind === 'patcher' ? patchBodies(job.role.members, job.role.maxMembers) : [];
   const deadline = performance.now() + job.durationMs;
   for (let i = 0; performance.now() < deadline; i++) {
     let method = 'GET';
@@ -185,9 +186,13 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'silent',
     ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     SCIM_RATE_LIMIT_PER_SECOND: '0',
+    // The limits under test may be set from outside; by default each database's own.
+    ...(process.env.SCIM_MAX_MEMBERS ? { SCIM_MAX_MEMBERS: process.env.SCIM_MAX_MEMBERS } : {}),
+    ...(process.env.SCIM_MAX_PAGE_BYTES ? { SCIM_MAX_PAGE_BYTES: process.env.SCIM_MAX_PAGE_BYTES } : {}),
     ...(scratch ? { DATABASE_URL: scratch.url } : {}),
   });
   const db = await openDatabase(config.database);
+  const limits = scimLimitsFor(db.kind, config.scim);
   try {
     await migrate(db);
     const secrets = SecretBox.fromKeyList(config.encryptionKeys!);
@@ -225,7 +230,7 @@ async function main(): Promise<void> {
 
     // Warm up every request kind (JIT, lazily loaded modules, plan caches), then B alone for reference.
     const warm = new http.Agent({ keepAlive: true });
-    for (const body of patchBodies(aUsers)) await request(warm, port, a.token, 'PATCH', `${baseA}/Groups/${groups[0]}`, body);
+    for (const body of patchBodies(aUsers, limits.maxMembers)) await request(warm, port, a.token, 'PATCH', `${baseA}/Groups/${groups[0]}`, body);
     for (let i = 0; i < 3; i++) await request(warm, port, a.token, 'GET', `${baseA}/Users?count=1000&startIndex=${1 + i * 500}`);
     warm.destroy();
     await reader(2000);
@@ -235,7 +240,7 @@ async function main(): Promise<void> {
     delay.enable();
     const [bUnderLoad, ...aLoads] = await Promise.all([
       reader(DURATION_MS),
-      ...groups.map((groupId, index) => measure({ port, token: a.token, base: baseA, role: { kind: 'patcher', groupId, members: aUsers, index }, durationMs: DURATION_MS })),
+      ...groups.map((groupId, index) => measure({ port, token: a.token, base: baseA, role: { kind: 'patcher', groupId, members: aUsers, maxMembers: limits.maxMembers, index }, durationMs: DURATION_MS })),
       ...Array.from({ length: A_PAGERS }, () => measure({ port, token: a.token, base: baseA, role: { kind: 'pager' }, durationMs: DURATION_MS })),
     ]);
     delay.disable();
@@ -252,11 +257,12 @@ async function main(): Promise<void> {
           machine: { cpus: os.cpus().length, loadAverage1m: round(os.loadavg()[0]!) },
           secondsUnderLoad: DURATION_MS / 1000,
           seedSeconds: round(seedSeconds),
-          limits: { ...SCIM_LIMITS, maxPageBytes: config.scim.maxPageBytes },
+          limits: { ...SCIM_LIMITS, ...limits },
           tenantA: {
             users: A_USERS,
             emailsPerUser: SCIM_LIMITS.maxValues,
             groupMembers: A_USERS,
+            membersPerPatch: limits.maxMembers,
             patchers: patches,
             pagers: pages,
           },

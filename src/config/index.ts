@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EgressPolicy, parseAllowList } from '../egress/policy';
+import { SCIM_LIMITS } from '../scim/limits';
 
 /**
  * The whole runtime configuration comes from environment variables, validated once at start.
@@ -59,8 +60,16 @@ const envSchema = z.object({
   SCIM_UNAUTHENTICATED_BURST: z.coerce.number().int().min(1).max(100_000).default(20),
   /** SCIM push: seconds a request body may take to arrive once its headers are in (0 = no limit but the server's). */
   SCIM_BODY_TIMEOUT_SECONDS: z.coerce.number().min(0).max(300).default(15),
-  /** SCIM push: a page of a list answer stops early when its resources pass this many bytes. */
-  SCIM_MAX_PAGE_BYTES: z.coerce.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(1024 * 1024),
+  /**
+   * SCIM push: a page of a list answer stops early when its resources pass this many bytes. Default: 1 MiB
+   * on Postgres, less on the embedded database, where a page's work holds every tenant (scimLimitsFor).
+   */
+  SCIM_MAX_PAGE_BYTES: z.coerce.number().int().min(64 * 1024).max(256 * 1024 * 1024).optional(),
+  /**
+   * SCIM push: group members one request may name (POST/PUT members, all the members operations of a PATCH);
+   * 400 tooMany beyond. Default: SCIM_LIMITS.maxMembers on Postgres, less on the embedded database (scimLimitsFor).
+   */
+  SCIM_MAX_MEMBERS: z.coerce.number().int().min(100).max(SCIM_LIMITS.maxMembers).optional(),
   /** Seconds an accepted SCIM token is remembered in memory (revocation takes effect within it; 0 = ask every time). */
   SCIM_AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(5),
   /** Sync jobs (src/jobs): worker and schedule ticker on this instance, and the queue's policy. */
@@ -129,7 +138,10 @@ export interface Config {
     unauthenticatedPerSecond: number;
     unauthenticatedBurst: number;
     bodyTimeoutMs: number;
-    maxPageBytes: number;
+    /** Set by SCIM_MAX_PAGE_BYTES; otherwise the database's default (scimLimitsFor in src/scim/limits.ts). */
+    maxPageBytes?: number;
+    /** Set by SCIM_MAX_MEMBERS; otherwise the database's default (scimLimitsFor in src/scim/limits.ts). */
+    maxMembers?: number;
   };
   adminCheck: { oauthServerUrl: string; cacheMs: number };
   egress: { allow: string[]; maxResponseBytes: number; timeoutMs: number };
@@ -225,6 +237,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       unauthenticatedBurst: env.SCIM_UNAUTHENTICATED_BURST,
       bodyTimeoutMs: env.SCIM_BODY_TIMEOUT_SECONDS * 1000,
       maxPageBytes: env.SCIM_MAX_PAGE_BYTES,
+      maxMembers: env.SCIM_MAX_MEMBERS,
     },
     adminCheck: { oauthServerUrl: env.CONNECT_OAUTH_SERVER_URL, cacheMs: env.ADMIN_CHECK_CACHE_SECONDS * 1000 },
     egress: {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import lockfile from 'proper-lockfile';
 import type { Config } from '../config';
+import { currentParty, SessionTurns } from './turns';
 
 /** Anything that can run a query: the database, its pool, or a client inside a transaction. */
 export interface Queryable {
@@ -31,26 +32,32 @@ export class DataDirLockedError extends Error {
 // Bigint counts come back as JS numbers; our counts stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
-function wrap(kind: Database['kind'], pool: pg.Pool, onClose: () => Promise<void>): Database {
+/**
+ * `turns`, when given, orders the calls that wait for the pool's one connection (the embedded database):
+ * each call, query or whole transaction, takes a turn in the name of the party it is made for.
+ */
+function wrap(kind: Database['kind'], pool: pg.Pool, onClose: () => Promise<void>, turns?: SessionTurns): Database {
   let closed = false;
+  const inTurn = <T>(work: () => Promise<T>): Promise<T> => (turns ? turns.run(currentParty(), work) : work());
   return {
     kind,
     pool,
-    query: (text, params) => pool.query(text, params),
-    async transaction(work) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await work(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
-    },
+    query: (text, params) => inTurn(() => pool.query(text, params)),
+    transaction: (work) =>
+      inTurn(async () => {
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          const result = await work(client);
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        } finally {
+          client.release();
+        }
+      }),
     async close() {
       if (closed) return;
       closed = true;
@@ -154,10 +161,17 @@ async function openEmbedded(dataDir: string, options: OpenOptions): Promise<Data
     // pool size 1: PGlite is a single session; more clients would interleave transactions.
     const pool = new pg.Pool({ ...createPgConfig(lite), max: 1, Client: EmbeddedClient } as pg.PoolConfig);
     pool.on('error', () => undefined);
-    return wrap('pglite', pool, async () => {
-      await lite.close();
-      await releaseLock();
-    });
+    // One session for every tenant: calls take turns by party (./turns), so one tenant's queue of large
+    // requests does not stand between another tenant and the database.
+    return wrap(
+      'pglite',
+      pool,
+      async () => {
+        await lite.close();
+        await releaseLock();
+      },
+      new SessionTurns(),
+    );
   } catch (error) {
     await releaseLock();
     throw error;

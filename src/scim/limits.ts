@@ -16,7 +16,10 @@ export const SCIM_LIMITS = {
   maxOperations: 1000,
   /** Values of one multi-valued attribute of a resource (emails, phoneNumbers, addresses, roles, …). */
   maxValues: 100,
-  /** Group members named by one request (POST/PUT members, or all the members operations of a PATCH). */
+  /**
+   * Group members named by one request (POST/PUT members, or all the members operations of a PATCH), and
+   * values of any array in a body: the ceiling, and Postgres's default (scimLimitsFor; lower on PGlite).
+   */
   maxMembers: 10_000,
   /** Characters of an identifying or indexed string (userName, displayName, externalId, emails.value). */
   maxIdentifierLength: 512,
@@ -25,6 +28,28 @@ export const SCIM_LIMITS = {
   /** Bytes of a stored resource (its JSON), members excepted: a user is normally well under 4 KB. */
   maxResourceBytes: 64 * 1024,
 } as const;
+
+/** The two limits whose default depends on the database: members named by one request, bytes of one page. */
+export interface DatabaseLimits {
+  maxMembers: number;
+  maxPageBytes: number;
+}
+
+const POSTGRES_LIMITS: DatabaseLimits = { maxMembers: SCIM_LIMITS.maxMembers, maxPageBytes: 1024 * 1024 };
+
+/**
+ * Lower defaults on the embedded database (PGlite, when DATABASE_URL is unset): it is one session on the
+ * server's own thread, so a request's database work holds every tenant, and the event loop, until it ends.
+ * These keep the largest accepted request to a few tens of milliseconds of that work, so that another
+ * tenant's p99 stays below 250 ms under the largest requests (docs/scim.md, "Fairness figures").
+ */
+export const EMBEDDED_DATABASE_LIMITS: DatabaseLimits = { maxMembers: 500, maxPageBytes: 128 * 1024 };
+
+/** The limits in force: SCIM_MAX_MEMBERS / SCIM_MAX_PAGE_BYTES when set, else the database's defaults. */
+export function scimLimitsFor(kind: 'postgres' | 'pglite', configured: { maxMembers?: number; maxPageBytes?: number }): DatabaseLimits {
+  const defaults = kind === 'pglite' ? EMBEDDED_DATABASE_LIMITS : POSTGRES_LIMITS;
+  return { maxMembers: configured.maxMembers ?? defaults.maxMembers, maxPageBytes: configured.maxPageBytes ?? defaults.maxPageBytes };
+}
 
 // Top-level attribute names (lower case) whose strings get the identifier limit; emails feed primary_email.
 const IDENTIFIERS = new Set(['username', 'displayname', 'externalid', 'emails']);
@@ -49,7 +74,7 @@ function countValues(value: unknown, depth = 0): number {
  * maxValues × 10, since none of its attributes may hold more than maxValues. The quirks accept any
  * spelling of `Operations`, so this does too.
  */
-export function checkPatchRequest(kind: ResourceKind, body: unknown): void {
+export function checkPatchRequest(kind: ResourceKind, body: unknown, maxMembers: number = SCIM_LIMITS.maxMembers): void {
   if (!isObject(body)) return;
   checkRawBody(body);
   for (const [key, value] of Object.entries(body)) {
@@ -58,7 +83,7 @@ export function checkPatchRequest(kind: ResourceKind, body: unknown): void {
       throw tooMany(`a PATCH may carry at most ${SCIM_LIMITS.maxOperations} operations (this one has ${value.length}); split it`);
     }
     const values = countValues(value) - value.length;
-    const max = kind === GROUP_KIND ? SCIM_LIMITS.maxMembers : SCIM_LIMITS.maxValues * 10;
+    const max = kind === GROUP_KIND ? maxMembers : SCIM_LIMITS.maxValues * 10;
     if (values > max) throw tooMany(`the operations of this PATCH name ${values} values; at most ${max} are accepted; split it`);
   }
 }
@@ -126,8 +151,8 @@ export function checkResource(kind: ResourceKind, resource: Record<string, unkno
 }
 
 /** The members named by one request, counted before any of them reaches the database. */
-export function checkMemberCount(count: number): void {
-  if (count > SCIM_LIMITS.maxMembers) throw tooMany(`a request may name at most ${SCIM_LIMITS.maxMembers} members (this one names ${count}); split it`);
+export function checkMemberCount(count: number, maxMembers: number = SCIM_LIMITS.maxMembers): void {
+  if (count > maxMembers) throw tooMany(`a request may name at most ${maxMembers} members (this one names ${count}); split it`);
 }
 
 /**

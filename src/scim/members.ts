@@ -1,5 +1,5 @@
 import { badRequest } from './errors';
-import { checkMemberCount } from './limits';
+import { checkMemberCount, SCIM_LIMITS } from './limits';
 import { memberIdsFromFilter, parsePath, type PatchOperation } from './patch';
 import { memberIdsOf } from './resource';
 import { GROUP_KIND } from './schemas';
@@ -72,8 +72,14 @@ function addIds(plan: MembershipPlan, ids: string[]): void {
   }
 }
 
-/** Folds one `members` operation into the plan. */
-export function planMemberOperation(plan: MembershipPlan, operation: PatchOperation): void {
+/** Folds one `members` operation into the plan; refuses a plan that names more than `maxMembers` members. */
+export function planMemberOperation(plan: MembershipPlan, operation: PatchOperation, maxMembers: number = SCIM_LIMITS.maxMembers): void {
+  foldMemberOperation(plan, operation);
+  // Single-member removes count too: 60 adds and 41 `members[value eq …]` removes name 101 members.
+  checkMemberCount(plan.mustExist.size + plan.remove.size, maxMembers);
+}
+
+function foldMemberOperation(plan: MembershipPlan, operation: PatchOperation): void {
   const lower = (ids: string[]) => ids.map((id) => id.toLowerCase());
   const single = ONE_MEMBER.exec(operation.path);
   if (single) {
@@ -106,5 +112,4 @@ export function planMemberOperation(plan: MembershipPlan, operation: PatchOperat
       } else removeIds(plan, idsOf(operation.value));
       break;
   }
-  checkMemberCount(plan.mustExist.size + plan.remove.size);
 }

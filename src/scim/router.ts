@@ -6,13 +6,14 @@ import express, { type ErrorRequestHandler, type NextFunction, type Request, typ
 import type { Config } from '../config';
 import { ConnectionService, type AuthenticatedConnection } from '../connections/service';
 import type { Database } from '../db/database';
+import { onBehalfOf } from '../db/turns';
 import { DirectoryError, DirectoryRepository, type StoredGroup, type StoredUser } from '../directory/repository';
 import { SqlParams } from '../directory/sql';
 import type { Logger } from '../logging/logger';
 import { hashToken } from '../security/crypto';
 import { badRequest, notFound, ScimError, unauthorized } from './errors';
 import { filterToSql, sortToSql } from './filter';
-import { checkPatchRequest, SCIM_LIMITS, UnauthenticatedLimiter } from './limits';
+import { checkMemberCount, checkPatchRequest, SCIM_LIMITS, scimLimitsFor, UnauthenticatedLimiter } from './limits';
 import { emptyPlan, isMembersOperation, planMemberOperation } from './members';
 import { applyPatch, parsePatch, type PatchOperation } from './patch';
 import { normaliseBody } from './quirks';
@@ -199,6 +200,8 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
   const directory = new DirectoryRepository(db);
   const limiter = new RateLimiter(config.scim.rateLimitPerSecond, config.scim.rateLimitBurst);
   const limits = { maxResults: config.scim.maxResults, maxPayloadBytes: config.maxBodyBytes, maxOperations: SCIM_LIMITS.maxOperations };
+  // Members per request and bytes per page: lower on the embedded database (see scimLimitsFor).
+  const databaseLimits = scimLimitsFor(db.kind, config.scim);
   const router = express.Router({ mergeParams: true });
   const log = logger.child({ component: 'scim' });
 
@@ -271,6 +274,12 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     }
   }
 
+  // Database calls made for a request are made on behalf of its connection, so that on the embedded
+  // database (one session) connections take turns (src/db/turns.ts). Set again once the body is read: the
+  // body parser continues from the socket's events, outside this context.
+  const onBehalfOfConnection: express.RequestHandler = (req, _res, next) => onBehalfOf(`scim:${String(req.params.connectionId ?? '')}`, next);
+  router.use(onBehalfOfConnection);
+
   router.use((req, res, next) => {
     authenticate(req, res).then(() => next(), next);
   });
@@ -327,6 +336,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
 
   // Bodies: any content type is read as JSON (clients send application/scim+json or application/json).
   router.use(express.json({ type: () => true, limit: config.maxBodyBytes }));
+  router.use(onBehalfOfConnection);
 
   // ---- discovery -------------------------------------------------------------------------------------
 
@@ -422,7 +432,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     const q = queryParams(params);
     const projection = parseProjection(kind, params.attributes, params.excludedAttributes);
     // A page also stops at SCIM_MAX_PAGE_BYTES; itemsPerPage says how many it holds.
-    const { resources, total } = await queryPage(kind, scim, q, projection, { offset: q.startIndex - 1, limit: q.count, maxBytes: config.scim.maxPageBytes });
+    const { resources, total } = await queryPage(kind, scim, q, projection, { offset: q.startIndex - 1, limit: q.count, maxBytes: databaseLimits.maxPageBytes });
     return listResponse(resources, total, q.startIndex);
   }
 
@@ -479,7 +489,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
         // A type whose rows all fall before the page, a full page, or a page already cut at
         // SCIM_MAX_PAGE_BYTES: only its count is needed (the client pages on from itemsPerPage).
         const room = cut ? 0 : q.count - resources.length;
-        const page = await queryPage(kind, scim, q, projection, { offset: skip, limit: room, maxBytes: config.scim.maxPageBytes });
+        const page = await queryPage(kind, scim, q, projection, { offset: skip, limit: room, maxBytes: databaseLimits.maxPageBytes });
         resources.push(...page.resources);
         total += page.total;
         if (page.resources.length < Math.min(room, Math.max(0, page.total - skip))) cut = true;
@@ -531,10 +541,18 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
       `${base}/:id`,
       route(async (req, res, scim) => {
         const id = String(req.params.id);
+        const projection = projectionOf(kind, req);
+        if (kind === USER_KIND && projectionIncludes(projection, 'groups')) {
+          // The user and its groups in one query: the most frequent read of every IdP costs one round trip.
+          const user = await directory.getUserWithGroups(scim.connectionId, id);
+          if (!user) throw notFound(`${kind.name} ${id} not found`);
+          if (notModified(req, user.version)) return send(res, 304, undefined, { ETag: etagOf(user.version) });
+          return send(res, 200, project(renderUser(user, scim, user.groups), projection), { ETag: etagOf(user.version) });
+        }
         const record = kind === USER_KIND ? await directory.getUser(scim.connectionId, id) : await directory.getGroup(scim.connectionId, id);
         if (!record) throw notFound(`${kind.name} ${id} not found`);
         if (notModified(req, record.version)) return send(res, 304, undefined, { ETag: etagOf(record.version) });
-        const [resource] = await render(scim, kind, [record], projectionOf(kind, req));
+        const [resource] = await render(scim, kind, [record], projection);
         send(res, 200, resource, { ETag: etagOf(record.version) });
       }),
     );
@@ -617,6 +635,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     '/Groups',
     route(async (req, res, scim) => {
       const { group: write, memberIds } = coerceGroup(normaliseBody(req.body, { resourceType: 'Group' }));
+      if (memberIds) checkMemberCount(memberIds.length, databaseLimits.maxMembers);
       const group = await directory.transaction(async (tx) => {
         const created = await tx.createGroup(scim.connectionId, write);
         if (!memberIds || memberIds.length === 0) return created;
@@ -632,6 +651,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
     route(async (req, res, scim) => {
       const id = String(req.params.id);
       const { group: write, memberIds } = coerceGroup(normaliseBody(req.body, { resourceType: 'Group', resourceId: id }));
+      if (memberIds) checkMemberCount(memberIds.length, databaseLimits.maxMembers);
       const group = await directory.transaction(async (tx) => {
         const existing = await tx.getGroup(scim.connectionId, id, { forUpdate: true });
         if (!existing) throw notFound(`Group ${id} not found`);
@@ -652,7 +672,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
       // A large PATCH is prepared in a few steps with a turn of the event loop between them, and before
       // the transaction (no row lock or connection is held while it is planned), so other requests are
       // not kept waiting behind it.
-      checkPatchRequest(GROUP_KIND, req.body);
+      checkPatchRequest(GROUP_KIND, req.body, databaseLimits.maxMembers);
       await setImmediatePromise();
       const operations = parsePatch(GROUP_KIND, req.body, { resourceType: 'Group', resourceId: id });
       await setImmediatePromise();
@@ -663,7 +683,7 @@ export function createScimRouter({ config, db, logger, connections: givenConnect
       for (const operation of operations) {
         if (!isMembersOperation(operation)) attributeOperations.push(operation);
         else {
-          planMemberOperation(members, operation);
+          planMemberOperation(members, operation, databaseLimits.maxMembers);
           membersTouched = true;
         }
       }

@@ -16,7 +16,8 @@ let f: ScimFixture;
 let c: ScimConnection;
 
 beforeAll(async () => {
-  f = await ScimFixture.start({ SCIM_MAX_PAGE_BYTES: String(1024 * 1024) });
+  // The ceilings themselves, on either database (the embedded database's lower defaults: database-limits.test.ts).
+  f = await ScimFixture.start({ SCIM_MAX_PAGE_BYTES: String(1024 * 1024), SCIM_MAX_MEMBERS: String(SCIM_LIMITS.maxMembers) });
   c = await f.connection({ clientKey: 'tenant-hostile' });
 });
 
