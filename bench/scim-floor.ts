@@ -97,7 +97,7 @@ async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => 
  * Serves `/floor/Users` (GET with a `userName eq` filter, POST) and `PATCH /floor/Groups/{id}` (add
  * members) for one connection, answering what the app answers for the same requests.
  */
-export function createFloorServer(pool: pg.Pool, connectionId: string, scimBaseUrl: string): http.Server {
+export function createFloorServer(pool: pg.Pool, connectionId: string, scimBaseUrl: string, kind: 'postgres' | 'pglite' = 'postgres'): http.Server {
   return http.createServer((req, res) => {
     handle(req, res).catch((error: unknown) => answer(res, 500, { detail: String(error) }));
   });
@@ -137,7 +137,10 @@ export function createFloorServer(pool: pg.Pool, connectionId: string, scimBaseU
         const literal = `{${ids.join(',')}}`;
         await client.query(FLOOR_PATCH_SQL.lock, [connectionId, groupId]);
         await client.query(FLOOR_PATCH_SQL.unknown, [connectionId, literal]);
+        // On the embedded database the app skips the foreign-key checks it has already made (repository.applyMembership).
+        if (kind === 'pglite') await client.query("SET LOCAL session_replication_role = 'replica'");
         await client.query(FLOOR_PATCH_SQL.change, [connectionId, groupId, literal, '{}', 'push']);
+        if (kind === 'pglite') await client.query("SET LOCAL session_replication_role = 'origin'");
         const { rows: group } = await client.query<{ version: number }>(FLOOR_PATCH_SQL.reread, [connectionId, groupId]);
         return group[0]!.version;
       });

@@ -317,7 +317,7 @@ async function main(): Promise<void> {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     const base = `/scim/v2/${connection.id}`;
-    const floorServer = createFloorServer(db.pool, connection.id, connections.scimBaseUrl(connection.id));
+    const floorServer = createFloorServer(db.pool, connection.id, connections.scimBaseUrl(connection.id), db.kind);
     await new Promise<void>((resolve) => floorServer.listen(0, '127.0.0.1', resolve));
     const floorPort = (floorServer.address() as AddressInfo).port;
     const target = { app: { port, base }, floor: { port: floorPort, base: '/floor' } };
