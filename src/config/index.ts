@@ -27,6 +27,12 @@ const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   DATABASE_SSL: booleanFromEnv.default(false),
+  /**
+   * Send parameterised statements as named prepared statements (parsed and planned once per connection).
+   * Turn off behind a pooler that does not carry prepared statements across its connections (PgBouncer in
+   * transaction mode before 1.21, some cloud proxies).
+   */
+  DATABASE_PREPARED_STATEMENTS: booleanFromEnv.default(true),
   /** Folder for the embedded database, its lock and the development encryption key. `memory://` = in memory. */
   DATA_DIR: z.string().min(1).default('./data'),
   /** Comma-separated `keyId:base64key` pairs (32-byte AES keys). The first encrypts; all decrypt. */
@@ -120,7 +126,7 @@ export interface Config {
   host: string;
   baseUrl: string;
   database:
-    | { kind: 'postgres'; url: string; poolMax: number; ssl: boolean }
+    | { kind: 'postgres'; url: string; poolMax: number; ssl: boolean; /** Default true. */ preparedStatements?: boolean }
     | { kind: 'pglite'; dataDir: string };
   dataDir: string;
   encryptionKeys: string | undefined;
@@ -215,7 +221,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
     baseUrl,
     database: env.DATABASE_URL
-      ? { kind: 'postgres', url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX, ssl: env.DATABASE_SSL }
+      ? { kind: 'postgres', url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX, ssl: env.DATABASE_SSL, preparedStatements: env.DATABASE_PREPARED_STATEMENTS }
       : { kind: 'pglite', dataDir: env.DATA_DIR },
     dataDir: env.DATA_DIR,
     encryptionKeys: env.ENCRYPTION_KEYS,

@@ -111,7 +111,7 @@ export async function openDatabase(database: Config['database'], options: OpenOp
       max: database.poolMax,
       ssl: database.ssl ? { rejectUnauthorized: true } : undefined,
       application_name: 'user-group-sync',
-      Client: PreparingClient,
+      Client: database.preparedStatements === false ? pg.Client : PreparingClient,
     });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);

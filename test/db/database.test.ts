@@ -1,3 +1,4 @@
+import { openDatabase } from '../../src/db/database';
 import { createTestDatabase, usingPostgres, type TestDatabase } from '../helpers/database';
 
 describe(`database layer (${usingPostgres ? 'Postgres' : 'PGlite'})`, () => {
@@ -72,6 +73,16 @@ describe(`database layer (${usingPostgres ? 'Postgres' : 'PGlite'})`, () => {
       expect(named.map((p) => p.statement)).not.toContain('SELECT $1::int + 519 AS n');
     } finally {
       client.release();
+    }
+  });
+  (usingPostgres ? it : it.skip)('sends statements unnamed when DATABASE_PREPARED_STATEMENTS is off (poolers that cannot carry them)', async () => {
+    const plain = await openDatabase({ ...(t.config as Extract<typeof t.config, { kind: 'postgres' }>), poolMax: 1, preparedStatements: false });
+    try {
+      expect((await plain.query<{ n: number }>('SELECT $1::int * 2 AS n', [21])).rows[0]!.n).toBe(42);
+      const { rows } = await plain.query<{ n: number }>("SELECT count(*) AS n FROM pg_prepared_statements WHERE name LIKE 'ugs_%'");
+      expect(rows[0]!.n).toBe(0);
+    } finally {
+      await plain.close();
     }
   });
 });

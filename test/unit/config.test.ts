@@ -12,7 +12,7 @@ describe('loadConfig', () => {
 
   it('switches to Postgres when DATABASE_URL is set', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://u@db:5432/app', DATABASE_POOL_MAX: '4' });
-    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://u@db:5432/app', poolMax: 4, ssl: false });
+    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://u@db:5432/app', poolMax: 4, ssl: false, preparedStatements: true });
   });
 
   it('names every invalid variable at once', () => {
