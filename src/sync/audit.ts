@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database';
+import { PRODUCT_NAMES } from './describe';
 
 /** Who changed what, for the admin UI. Details never carry secrets: settings hold none, runs only ids. */
 export type AuditAction = 'settings.update' | 'run.confirm' | 'run.cancel';
@@ -120,15 +121,6 @@ const PROVIDER_NAMES: Record<string, string> = {
   generic: 'SCIM 2.0',
 };
 
-const TARGET_PRODUCTS: Record<string, string> = {
-  'jira-cloud': 'Jira',
-  'confluence-cloud': 'Confluence',
-  'bitbucket-cloud': 'Bitbucket',
-  'jira-dc': 'Jira Data Center',
-  'confluence-dc': 'Confluence Data Center',
-  'bitbucket-dc': 'Bitbucket Data Center',
-  'atlassian-org': 'Atlassian organization',
-};
 
 /**
  * An audit entry as a sentence with before → after ("User removed from the IdP: deactivate → delete"). Pure;
@@ -164,7 +156,7 @@ export function describeAudit(entry: { action: string; details: Record<string, u
     case 'schedule.update':
       return `Changed the schedule: ${auditValue(d.before ?? (d.schedule === undefined ? undefined : '?'))} → ${auditValue(d.description ?? (d.schedule === null ? 'never' : d.schedule))}.`;
     case 'target.create':
-      return `Added the target ${name ?? '?'} (${TARGET_PRODUCTS[String(d.kind)] ?? String(d.kind ?? '?')}).`;
+      return `Added the target ${name ?? '?'} (${PRODUCT_NAMES[String(d.kind)] ?? String(d.kind ?? '?')}).`;
     case 'target.update': {
       const changes = Array.isArray(d.changes) ? (d.changes as Array<{ field: string; before: unknown; after: unknown }>) : [];
       const parts = changes.map((c) => `${c.field}: ${auditValue(c.before)} → ${auditValue(c.after)}`);
@@ -173,7 +165,7 @@ export function describeAudit(entry: { action: string; details: Record<string, u
       return `Changed the target ${name ?? String(d.targetId ?? '?')}${parts.length ? `: ${parts.join('; ')}` : ''}.`;
     }
     case 'target.delete':
-      return `Deleted the target ${name ?? '?'} (${TARGET_PRODUCTS[String(d.kind)] ?? String(d.kind ?? '?')}).`;
+      return `Deleted the target ${name ?? '?'} (${PRODUCT_NAMES[String(d.kind)] ?? String(d.kind ?? '?')}).`;
     case 'sync.start':
       return 'Started a Synchronize.';
     case 'sync.dry_run':
