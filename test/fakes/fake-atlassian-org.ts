@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { FakeServer, bearerAuth, fakeId, type FakeResponse } from './fake-server';
+import { FakeServer, FakeService, bearerAuth, fakeId, type FakeResponse } from './fake-server';
 import type { FakeJiraCloud } from './fake-jira-cloud';
 
 /**
@@ -37,7 +37,7 @@ const PAGE = 100;
 const V2_USERS_MAX = 100;
 const errors = (status: number, title: string): FakeResponse => ({ status, body: { errors: [{ status: String(status), title }] } });
 
-export class FakeAtlassianOrg {
+export class FakeAtlassianOrg extends FakeService {
   readonly server: FakeServer;
   readonly users = new Map<string, FakeOrgUser>();
   readonly groups = new Map<string, FakeOrgGroup>();
@@ -52,6 +52,7 @@ export class FakeAtlassianOrg {
   onAccountChanged?: (user: FakeOrgUser) => void;
 
   constructor(options: { apiKeys?: Record<string, string>; orgId?: string } = {}) {
+    super();
     this.orgId = options.orgId ?? 'org-1';
     this.server = new FakeServer(bearerAuth(options.apiKeys ?? { 'org-api-key': 'org-admin' }), () => errors(401, 'Unauthorized'));
     this.routes();
@@ -73,18 +74,6 @@ export class FakeAtlassianOrg {
         active: user.status === 'active',
         suspended: user.membership === 'suspended',
       });
-  }
-
-  get baseUrl(): string {
-    return this.server.baseUrl;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
   }
 
   addUser(input: { email: string; name?: string; accountId?: string; status?: FakeOrgUser['status']; membership?: FakeOrgUser['membership']; managed?: boolean }): FakeOrgUser {

@@ -1,4 +1,4 @@
-import { FakeServer, basicAuth, fakeId, intParam, type FakeResponse } from './fake-server';
+import { FakeServer, FakeService, basicAuth, fakeId, intParam, type FakeResponse } from './fake-server';
 
 /**
  * A stateful fake of Bitbucket Cloud for one or more workspaces: 2.0 user, workspace and members
@@ -25,28 +25,17 @@ export function slugify(name: string): string {
   return name.trim().toLowerCase().replace(/\s+/g, '-').replace(/[^a-z0-9_-]/g, '');
 }
 
-export class FakeBitbucketCloud {
+export class FakeBitbucketCloud extends FakeService {
   readonly server: FakeServer;
   readonly members = new Map<string, FakeBitbucketUser>();
   readonly groups = new Map<string, FakeBitbucketGroup>();
   private readonly admin: FakeBitbucketUser;
 
   constructor(readonly workspace = 'acme', credentials: Record<string, string> = { 'admin@example.com': 'bb-token' }) {
+    super();
     this.server = new FakeServer(basicAuth(credentials), () => error(401, 'Unauthorized'));
     this.admin = this.addMember('Workspace Admin');
     this.routes();
-  }
-
-  get baseUrl(): string {
-    return this.server.baseUrl;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
   }
 
   /** A workspace member; `accountId` is the Atlassian account's (the same id as on the user's Jira site). */

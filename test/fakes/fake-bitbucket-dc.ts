@@ -1,4 +1,4 @@
-import { FakeServer, bearerAuth, intParam, type FakeResponse } from './fake-server';
+import { FakeServer, FakeService, bearerAuth, intParam, type FakeResponse } from './fake-server';
 
 /**
  * A stateful fake of Bitbucket Data Center's admin REST API (`/rest/api/1.0`, personal access token):
@@ -15,27 +15,16 @@ export interface FakeBitbucketDcUser {
 
 const error = (status: number, message: string): FakeResponse => ({ status, body: { errors: [{ context: null, message, exceptionName: null }] } });
 
-export class FakeBitbucketDc {
+export class FakeBitbucketDc extends FakeService {
   readonly server: FakeServer;
   readonly users = new Map<string, FakeBitbucketDcUser>();
   readonly groups = new Map<string, Set<string>>();
 
   constructor(tokens: Record<string, string> = { 'bbdc-pat': 'admin' }) {
+    super();
     this.server = new FakeServer(bearerAuth(tokens), () => error(401, 'Authentication failed. Please check your credentials and try again.'));
     this.groups.set('stash-users', new Set());
     this.routes();
-  }
-
-  get baseUrl(): string {
-    return this.server.baseUrl;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
   }
 
   addUser(name: string, emailAddress = `${name}@example.com`): FakeBitbucketDcUser {

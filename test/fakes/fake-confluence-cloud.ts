@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { FakeServer, basicAuth, fakeId, intParam, type FakeResponse } from './fake-server';
+import { FakeServer, FakeService, basicAuth, fakeId, intParam, type FakeResponse } from './fake-server';
 
 /**
  * A stateful fake of Confluence Cloud REST v1 groups and users (site admin email + API token):
@@ -27,7 +27,7 @@ export interface FakeConfluenceGroup {
 
 const error = (status: number, message: string): FakeResponse => ({ status, body: { statusCode: status, message } });
 
-export class FakeConfluenceCloud {
+export class FakeConfluenceCloud extends FakeService {
   readonly server: FakeServer;
   readonly users = new Map<string, FakeConfluenceUser>();
   readonly groups = new Map<string, FakeConfluenceGroup>();
@@ -36,22 +36,11 @@ export class FakeConfluenceCloud {
   searchWindow = 10_000;
 
   constructor(options: { credentials?: Record<string, string> } = {}) {
+    super();
     const credentials = options.credentials ?? { 'admin@example.com': 'confluence-token' };
     this.server = new FakeServer(basicAuth(credentials), () => error(401, 'Unauthorized'));
     for (const email of Object.keys(credentials)) this.principals.set(email, this.addUser({ email, displayName: 'Site Admin' }).accountId);
     this.routes();
-  }
-
-  get baseUrl(): string {
-    return this.server.baseUrl;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
   }
 
   addUser(input: { email: string; displayName?: string; accountType?: FakeConfluenceUser['accountType']; guest?: boolean; accountId?: string }): FakeConfluenceUser {

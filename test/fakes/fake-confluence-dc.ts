@@ -1,4 +1,4 @@
-import { FakeServer, anyAuth, basicAuth, bearerAuth, intParam, type FakeRequest, type FakeResponse } from './fake-server';
+import { FakeServer, FakeService, anyAuth, basicAuth, bearerAuth, intParam, type FakeRequest, type FakeResponse } from './fake-server';
 
 /**
  * A stateful fake of Confluence Data Center's REST API (`/rest/api`, the user-management endpoints of 8.4
@@ -35,12 +35,13 @@ export const CONFLUENCE_DC_MAX_LIMIT = 200;
 
 const error = (status: number, message: string): FakeResponse => ({ status, body: { statusCode: status, message, data: { authorized: status !== 401, valid: true, errors: [], successful: false } } });
 
-export class FakeConfluenceDc {
+export class FakeConfluenceDc extends FakeService {
   readonly server: FakeServer;
   readonly users = new Map<string, FakeConfluenceDcUser>();
   readonly groups = new Map<string, Set<string>>();
 
   constructor(options: FakeConfluenceDcOptions = {}) {
+    super();
     const tokens = options.tokens ?? { 'confluence-dc-pat': 'admin' };
     const passwords = options.passwords ?? { admin: 'admin-password' };
     const admins = options.admins ?? [...Object.values(tokens), ...Object.keys(passwords)];
@@ -49,18 +50,6 @@ export class FakeConfluenceDc {
     this.groups.set('confluence-users', new Set(this.users.keys()));
     this.groups.set('confluence-administrators', new Set(admins));
     this.routes();
-  }
-
-  get baseUrl(): string {
-    return this.server.baseUrl;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
   }
 
   addUser(username: string, input: { email?: string; displayName?: string; enabled?: boolean } = {}): FakeConfluenceDcUser {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { FakeServer, basicAuth, fakeId, intParam, page, type FakeRequest, type FakeResponse } from './fake-server';
+import { FakeServer, FakeService, basicAuth, fakeId, intParam, page, type FakeRequest, type FakeResponse } from './fake-server';
 
 /**
  * A stateful fake of the Jira Cloud platform REST API v3 for users, groups, memberships and leads,
@@ -70,7 +70,7 @@ export const JIRA_PRODUCTS = ['jira-core', 'jira-servicedesk', 'jira-product-dis
 
 const error = (status: number, ...messages: string[]): FakeResponse => ({ status, body: { errorMessages: messages, errors: {} } });
 
-export class FakeJiraCloud {
+export class FakeJiraCloud extends FakeService {
   readonly server: FakeServer;
   readonly users = new Map<string, FakeJiraUser>();
   readonly groups = new Map<string, FakeJiraGroup>();
@@ -84,6 +84,7 @@ export class FakeJiraCloud {
   licenceLimit: number;
 
   constructor(options: FakeJiraOptions = {}) {
+    super();
     const credentials = options.credentials ?? { 'admin@example.com': 'jira-token' };
     this.siteAdmins = new Set(options.siteAdmins ?? Object.keys(credentials));
     this.licenceLimit = options.licenceLimit ?? Number.POSITIVE_INFINITY;
@@ -99,18 +100,6 @@ export class FakeJiraCloud {
       this.principals.set(email, admin.accountId);
     }
     this.routes();
-  }
-
-  get baseUrl(): string {
-    return this.server.baseUrl;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
   }
 
   // ---- seeding and inspection -------------------------------------------------------------------

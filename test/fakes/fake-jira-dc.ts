@@ -1,4 +1,4 @@
-import { FakeServer, anyAuth, basicAuth, bearerAuth, intParam, page, type FakeRequest, type FakeResponse } from './fake-server';
+import { FakeServer, FakeService, anyAuth, basicAuth, bearerAuth, intParam, page, type FakeRequest, type FakeResponse } from './fake-server';
 
 /**
  * A stateful fake of Jira Data Center's REST API v2 for users, groups, memberships and leads, as Atlassian's
@@ -41,7 +41,7 @@ export interface FakeJiraDcOptions {
 
 const error = (status: number, ...messages: string[]): FakeResponse => ({ status, body: { errorMessages: messages, errors: {} } });
 
-export class FakeJiraDc {
+export class FakeJiraDc extends FakeService {
   readonly server: FakeServer;
   readonly users = new Map<string, FakeJiraDcUser>();
   readonly groups = new Map<string, Set<string>>();
@@ -55,6 +55,7 @@ export class FakeJiraDc {
   honourPickerExclude = true;
 
   constructor(options: FakeJiraDcOptions = {}) {
+    super();
     const tokens = options.tokens ?? { 'jira-dc-pat': 'admin' };
     const passwords = options.passwords ?? { admin: 'admin-password' };
     this.admins = new Set(options.admins ?? [...Object.values(tokens), ...Object.keys(passwords)]);
@@ -66,18 +67,6 @@ export class FakeJiraDc {
     this.groups.set('jira-software-users', new Set());
     this.groups.set('jira-administrators', new Set([...this.admins]));
     this.routes();
-  }
-
-  get baseUrl(): string {
-    return this.server.baseUrl;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
   }
 
   addUser(name: string, input: { emailAddress?: string; displayName?: string; active?: boolean } = {}): FakeJiraDcUser {

@@ -399,3 +399,20 @@ export function fakeId(prefix: string): string {
   sequence += 1;
   return `${prefix}${sequence.toString(16).padStart(8, '0')}`;
 }
+
+/** A fake service on a FakeServer of its own: where it listens, start and stop. */
+export abstract class FakeService {
+  abstract readonly server: FakeServer;
+
+  get baseUrl(): string {
+    return this.server.baseUrl;
+  }
+
+  start(): Promise<string> {
+    return this.server.start();
+  }
+
+  stop(): Promise<void> {
+    return this.server.stop();
+  }
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { FakeServer, intParam, type FakeRequest, type FakeResponse } from '../fake-server';
+import { FakeServer, FakeService, intParam, type FakeRequest, type FakeResponse } from '../fake-server';
 import { transitiveMembers, type IdpData } from './directory-data';
 
 /**
@@ -18,12 +18,13 @@ export interface FakeGraphOptions {
   tokenLifetime?: number;
 }
 
-export class FakeGraph {
+export class FakeGraph extends FakeService {
   readonly server: FakeServer;
   readonly tokens = new Set<string>();
   tokenRequests = 0;
 
   constructor(readonly options: FakeGraphOptions) {
+    super();
     this.server = new FakeServer(() => 'caller');
     const s = this.server;
     s.route('POST', '/:tenant/oauth2/v2.0/token', (req) => this.token(req));
@@ -66,18 +67,6 @@ export class FakeGraph {
         );
       }),
     );
-  }
-
-  get baseUrl(): string {
-    return this.server.baseUrl;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
   }
 
   /** Forgets every issued token (as if they expired): the next Graph call answers 401. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { FakeServer, intParam, type FakeRequest, type FakeResponse } from '../fake-server';
+import { FakeServer, FakeService, intParam, type FakeRequest, type FakeResponse } from '../fake-server';
 import type { IdpData, IdpGroup } from './directory-data';
 
 /**
@@ -17,11 +17,12 @@ export interface FakeKeycloakOptions {
   legacyTree?: boolean;
 }
 
-export class FakeKeycloak {
+export class FakeKeycloak extends FakeService {
   readonly server: FakeServer;
   readonly tokens = new Set<string>();
 
   constructor(readonly options: FakeKeycloakOptions) {
+    super();
     this.server = new FakeServer(() => 'caller');
     const s = this.server;
     const admin = '/admin/realms/:realm';
@@ -72,18 +73,6 @@ export class FakeKeycloak {
         };
       }),
     );
-  }
-
-  get baseUrl(): string {
-    return this.server.baseUrl;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
   }
 
   private topLevel(): IdpGroup[] {

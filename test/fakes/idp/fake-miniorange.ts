@@ -1,5 +1,5 @@
 import { MINIORANGE_ENDPOINTS, miniOrangeSignature } from '../../../src/sources/miniorange';
-import { FakeServer, type FakeRequest, type FakeResponse } from '../fake-server';
+import { FakeServer, FakeService, type FakeRequest, type FakeResponse } from '../fake-server';
 import type { IdpData, IdpUser } from './directory-data';
 
 /**
@@ -20,27 +20,16 @@ export interface FakeMiniOrangeOptions {
   clockOffsetMs?: number;
 }
 
-export class FakeMiniOrange {
+export class FakeMiniOrange extends FakeService {
   readonly server: FakeServer;
 
   constructor(readonly options: FakeMiniOrangeOptions) {
+    super();
     this.server = new FakeServer(() => 'caller');
     const e = MINIORANGE_ENDPOINTS;
     this.server.route('POST', e.serverTime, () => ({ status: 200, body: String(this.now()) }));
     this.server.route('POST', e.searchUser, (req) => this.authed(req, () => this.searchUser(req)));
     this.server.route('POST', e.getUser, (req) => this.authed(req, () => this.getUser(req)));
-  }
-
-  get baseUrl(): string {
-    return this.server.baseUrl;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
   }
 
   private now(): number {

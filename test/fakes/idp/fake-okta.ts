@@ -1,4 +1,4 @@
-import { FakeServer, intParam, type FakeRequest, type FakeResponse } from '../fake-server';
+import { FakeServer, FakeService, intParam, type FakeRequest, type FakeResponse } from '../fake-server';
 import type { IdpData, IdpUser } from './directory-data';
 
 /**
@@ -16,11 +16,12 @@ export interface FakeOktaOptions {
   rateLimit?: number;
 }
 
-export class FakeOkta {
+export class FakeOkta extends FakeService {
   readonly server: FakeServer;
   private windowUsed = 0;
 
   constructor(readonly options: FakeOktaOptions) {
+    super();
     this.server = new FakeServer(() => 'caller');
     const s = this.server;
     s.route('GET', '/api/v1/users', (req) => this.authed(req, () => this.list(req, '/api/v1/users', 200, this.options.data.userTotal(), (start, n) => this.options.data.users(start, n).map((u) => this.user(u)))));
@@ -89,18 +90,6 @@ export class FakeOkta {
         );
       }),
     );
-  }
-
-  get baseUrl(): string {
-    return this.server.baseUrl;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
   }
 
   private rateHeaders(): Record<string, string> {

@@ -1,4 +1,4 @@
-import { FakeServer, intParam, type FakeRequest, type FakeResponse } from '../fake-server';
+import { FakeServer, FakeService, intParam, type FakeRequest, type FakeResponse } from '../fake-server';
 import type { IdpData } from './directory-data';
 
 /**
@@ -19,10 +19,11 @@ export interface FakeScimServerOptions {
   maxResults?: number;
 }
 
-export class FakeScimServer {
+export class FakeScimServer extends FakeService {
   readonly server: FakeServer;
 
   constructor(readonly options: FakeScimServerOptions) {
+    super();
     this.server = new FakeServer(() => 'caller');
     const s = this.server;
     s.route('GET', `${SCIM_BASE_PATH}/Users`, (req) =>
@@ -57,21 +58,9 @@ export class FakeScimServer {
     );
   }
 
-  get baseUrl(): string {
-    return this.server.baseUrl;
-  }
-
   /** The SCIM base URL a client is configured with. */
   get scimBaseUrl(): string {
     return `${this.server.baseUrl}${SCIM_BASE_PATH}`;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
   }
 
   private group(req: FakeRequest, id: string, name: string): Record<string, unknown> {
