@@ -11,16 +11,11 @@ import { FakeBitbucketCloud } from '../fakes/fake-bitbucket-cloud';
 import { FakeBitbucketDc } from '../fakes/fake-bitbucket-dc';
 import { FakeConfluenceCloud } from '../fakes/fake-confluence-cloud';
 import { allowLoopbackEgress } from '../helpers/runtime';
+import { collect } from '../helpers/targets';
 
 beforeAll(allowLoopbackEgress);
 
 const fast = { baseBackoffMs: 1, maxBackoffMs: 5 };
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
 
 describe('Confluence Cloud target', () => {
   const fake = new FakeConfluenceCloud();

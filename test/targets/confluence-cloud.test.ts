@@ -1,6 +1,7 @@
 import { CONFLUENCE_CLOUD_LIMITS, ConfluenceCloudTarget } from '../../src/targets/confluence-cloud';
 import { FakeConfluenceCloud } from '../fakes/fake-confluence-cloud';
 import { allowLoopbackEgress } from '../helpers/runtime';
+import { FAST_RETRIES, collect } from '../helpers/targets';
 
 // The fakes listen on loopback: reach them through the operator's allow-list, as the app would.
 beforeAll(allowLoopbackEgress);
@@ -11,21 +12,13 @@ beforeAll(allowLoopbackEgress);
  * deprecated in favour of the group picker. The fake behaves that way; the adapter must still see everyone.
  */
 
-const fast = { baseBackoffMs: 1, maxBackoffMs: 5, sleep: async () => undefined };
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
-
 describe('Confluence Cloud target: users and groups as the API really answers', () => {
   let fake: FakeConfluenceCloud;
   let target: ConfluenceCloudTarget;
   beforeEach(async () => {
     fake = new FakeConfluenceCloud();
     await fake.start();
-    target = new ConfluenceCloudTarget({ http: { baseUrl: fake.baseUrl, email: 'admin@example.com', apiToken: 'confluence-token', ...fast } });
+    target = new ConfluenceCloudTarget({ http: { baseUrl: fake.baseUrl, email: 'admin@example.com', apiToken: 'confluence-token', ...FAST_RETRIES } });
   });
   afterEach(() => fake.stop());
 

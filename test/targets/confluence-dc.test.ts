@@ -2,6 +2,7 @@ import { ConfluenceDcTarget } from '../../src/targets/confluence-dc';
 import { TargetError } from '../../src/targets/types';
 import { CONFLUENCE_DC_MAX_LIMIT, FakeConfluenceDc } from '../fakes/fake-confluence-dc';
 import { allowLoopbackEgress } from '../helpers/runtime';
+import { FAST_RETRIES, collect } from '../helpers/targets';
 
 // The fakes listen on loopback: reach them through the operator's allow-list, as the app would.
 beforeAll(allowLoopbackEgress);
@@ -11,27 +12,19 @@ beforeAll(allowLoopbackEgress);
  * start/limit pages with a `next` link, disabled users in `/user/list`, idempotent membership writes.
  */
 
-const fast = { baseBackoffMs: 1, maxBackoffMs: 5, sleep: async () => undefined };
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
-
 describe('Confluence Data Center target', () => {
   let fake: FakeConfluenceDc;
   let target: ConfluenceDcTarget;
   beforeEach(async () => {
     fake = new FakeConfluenceDc();
     await fake.start();
-    target = new ConfluenceDcTarget({ http: { baseUrl: fake.baseUrl, token: 'confluence-dc-pat', ...fast } });
+    target = new ConfluenceDcTarget({ http: { baseUrl: fake.baseUrl, token: 'confluence-dc-pat', ...FAST_RETRIES } });
   });
   afterEach(() => fake.stop());
 
   it('checks the connection with a personal access token; a wrong token is a clear 401 without the secret', async () => {
     await expect(target.testConnection()).resolves.toMatchObject({ ok: true, details: { username: 'admin' } });
-    const wrong = await new ConfluenceDcTarget({ http: { baseUrl: fake.baseUrl, token: 'bad-pat-0815', ...fast } }).testConnection();
+    const wrong = await new ConfluenceDcTarget({ http: { baseUrl: fake.baseUrl, token: 'bad-pat-0815', ...FAST_RETRIES } }).testConnection();
     expect(wrong).toMatchObject({ ok: false, message: expect.stringMatching(/401/) });
     expect(wrong.message).not.toContain('bad-pat-0815');
     const basic = await fetch(`${fake.baseUrl}/rest/api/user/current`, { headers: { Authorization: `Basic ${Buffer.from('admin:admin-password').toString('base64')}` } });
@@ -117,7 +110,7 @@ describe('Confluence Data Center target', () => {
     const limited = new FakeConfluenceDc({ tokens: { 'admin-pat': 'admin', 'dev-pat': 'dev' }, admins: ['admin'] });
     await limited.start();
     try {
-      const dev = new ConfluenceDcTarget({ http: { baseUrl: limited.baseUrl, token: 'dev-pat', ...fast } });
+      const dev = new ConfluenceDcTarget({ http: { baseUrl: limited.baseUrl, token: 'dev-pat', ...FAST_RETRIES } });
       await expect(dev.createGroup('x')).rejects.toThrow(/403/);
     } finally {
       await limited.stop();

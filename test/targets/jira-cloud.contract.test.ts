@@ -3,6 +3,7 @@ import { JiraCloudTarget } from '../../src/targets/jira-cloud';
 import { FakeJiraCloud } from '../fakes/fake-jira-cloud';
 import type { LoggedRequest } from '../fakes/fake-server';
 import { allowLoopbackEgress } from '../helpers/runtime';
+import { collect } from '../helpers/targets';
 
 beforeAll(allowLoopbackEgress);
 
@@ -24,12 +25,6 @@ const DESCRIBED_LIMITS: Record<string, Record<string, number>> = {
   'GET /rest/api/3/users/search': { maxResults: 1000 },
   'GET /rest/api/3/project/search': { maxResults: 100 },
 };
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
 
 if (!hasSpec) {
   // eslint-disable-next-line no-console

@@ -3,16 +3,11 @@ import { JiraCloudTarget, type AccountLifecycle } from '../../src/targets/jira-c
 import { TargetError } from '../../src/targets/types';
 import { FakeJiraCloud } from '../fakes/fake-jira-cloud';
 import { allowLoopbackEgress } from '../helpers/runtime';
+import { collect } from '../helpers/targets';
 
 beforeAll(allowLoopbackEgress);
 
 const fastRetries = { baseBackoffMs: 1, maxBackoffMs: 5 };
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
 
 describe('Jira Cloud target against the fake Jira', () => {
   let jira: FakeJiraCloud;

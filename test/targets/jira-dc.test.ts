@@ -2,6 +2,7 @@ import { JiraDcTarget } from '../../src/targets/jira-dc';
 import { TargetError } from '../../src/targets/types';
 import { FakeJiraDc } from '../fakes/fake-jira-dc';
 import { allowLoopbackEgress } from '../helpers/runtime';
+import { FAST_RETRIES, collect } from '../helpers/targets';
 
 // The fakes listen on loopback: reach them through the operator's allow-list, as the app would.
 beforeAll(allowLoopbackEgress);
@@ -12,16 +13,8 @@ beforeAll(allowLoopbackEgress);
  * stops at jira.ajax.autocomplete.limit, group members come 50 a page.
  */
 
-const fast = { baseBackoffMs: 1, maxBackoffMs: 5, sleep: async () => undefined };
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
-
 function target(fake: FakeJiraDc, token = 'jira-dc-pat'): JiraDcTarget {
-  return new JiraDcTarget({ http: { baseUrl: fake.baseUrl, token, ...fast } });
+  return new JiraDcTarget({ http: { baseUrl: fake.baseUrl, token, ...FAST_RETRIES } });
 }
 
 describe('Jira Data Center target', () => {

@@ -10,6 +10,7 @@ import { FakeConfluenceDc } from '../fakes/fake-confluence-dc';
 import { FakeJiraDc } from '../fakes/fake-jira-dc';
 import type { FakeServer } from '../fakes/fake-server';
 import { allowLoopbackEgress } from '../helpers/runtime';
+import { FAST_RETRIES } from '../helpers/targets';
 
 // The fakes listen on loopback: reach them through the operator's allow-list, as the app would.
 beforeAll(allowLoopbackEgress);
@@ -20,8 +21,6 @@ beforeAll(allowLoopbackEgress);
  * docs/targets.md). Each runs only when its spec is in ../shared/specs/; otherwise it is skipped and says which
  * file it needs and where Atlassian publishes it.
  */
-
-const fast = { baseBackoffMs: 1, maxBackoffMs: 5, sleep: async () => undefined };
 
 async function drain<T>(items: AsyncIterable<T>): Promise<void> {
   for await (const _ of items) void _;
@@ -70,7 +69,7 @@ describeContract('Confluence Cloud adapter and fake', [SPECS.confluenceCloudV1],
     return recorded(fake, async () => {
       const people = Array.from({ length: 30 }, (_, i) => fake.addUser({ email: `p${i}@example.com`, guest: i === 3 }));
       fake.addGroup('confluence-users', people.map((p) => p.accountId));
-      const target = new ConfluenceCloudTarget({ http: { baseUrl: fake.baseUrl, email: 'admin@example.com', apiToken: 'confluence-token', ...fast } });
+      const target = new ConfluenceCloudTarget({ http: { baseUrl: fake.baseUrl, email: 'admin@example.com', apiToken: 'confluence-token', ...FAST_RETRIES } });
       await exercise(target, people[0]!.accountId, people[1]!.accountId);
     });
   },
@@ -81,7 +80,7 @@ describeContract('Atlassian organization adapter and fake', [SPECS.atlassianOrgA
     const fake = new FakeAtlassianOrg({ apiKeys: { 'org-key': 'admin' }, orgId: 'org-9' });
     return recorded(fake, async () => {
       const users = Array.from({ length: 5 }, (_, i) => fake.addUser({ email: `o${i}@example.com` }));
-      const target = new AtlassianOrgTarget({ http: { baseUrl: fake.baseUrl, apiKey: 'org-key', ...fast }, orgId: 'org-9' });
+      const target = new AtlassianOrgTarget({ http: { baseUrl: fake.baseUrl, apiKey: 'org-key', ...FAST_RETRIES }, orgId: 'org-9' });
       await exercise(target, users[0]!.accountId, users[1]!.accountId);
       await target.updateUser(users[2]!.accountId, { email: 'changed@example.com' }).catch(() => undefined);
     });
@@ -97,7 +96,7 @@ describeContract('Jira Data Center adapter and fake', [SPECS.jiraDc], {
       fake.addGroup('developers', ['user0', 'user1']);
       fake.addProject('OPS', 'Operations', 'user0');
       const component = fake.addComponent('OPS', 'Pager', 'user0');
-      const target = new JiraDcTarget({ http: { baseUrl: fake.baseUrl, token: 'jira-dc-pat', ...fast } });
+      const target = new JiraDcTarget({ http: { baseUrl: fake.baseUrl, token: 'jira-dc-pat', ...FAST_RETRIES } });
       await exercise(target, 'user0', 'user1');
       await drain(target.listProjectLeads());
       await drain(target.listComponentLeads());
@@ -115,7 +114,7 @@ describeContract('Confluence Data Center adapter and fake', [SPECS.confluenceDc]
     return recorded(fake, async () => {
       for (let i = 0; i < 10; i += 1) fake.addUser(`user${i}`);
       fake.addGroup('writers', ['user0']);
-      const target = new ConfluenceDcTarget({ http: { baseUrl: fake.baseUrl, token: 'confluence-dc-pat', ...fast } });
+      const target = new ConfluenceDcTarget({ http: { baseUrl: fake.baseUrl, token: 'confluence-dc-pat', ...FAST_RETRIES } });
       await exercise(target, 'user0', 'user1');
     });
   },
