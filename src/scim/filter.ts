@@ -1,7 +1,7 @@
 import { parse, type Filter } from 'scim2-parse-filter';
 import { isUuid, SqlParams, type SqlCondition } from '../directory/sql';
 import { badRequest } from './errors';
-import { findAttribute, type AttributeDef, type AttributeType, type ResourceKind, USER_KIND } from './schemas';
+import { findAttribute, GROUP_KIND, type AttributeDef, type AttributeType, type ResourceKind, USER_KIND } from './schemas';
 
 /**
  * SCIM filter → parameterised SQL over directory_users (alias `u`) or directory_groups (alias `g`).
@@ -286,7 +286,7 @@ export function filterToSql(kind: ResourceKind, text: string): SqlCondition {
 }
 
 // Columns with a unique index per connection (migrations/002_directory.sql), as filterToSql names them.
-const UNIQUE_COLUMNS = new Map([[USER_KIND.name, new Set(['id', 'user_name'])], ['Group', new Set(['id', 'display_name'])]]);
+const UNIQUE_COLUMNS = new Map([[USER_KIND.name, new Set(['id', 'user_name'])], [GROUP_KIND.name, new Set(['id', 'display_name'])]]);
 
 /**
  * Whether `ast` is `<unique key> eq "<value>"`: the lookup every IdP sends before it creates someone
